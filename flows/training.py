@@ -1,0 +1,141 @@
+"""housing-training: ingest, validate, split, train, evaluate, then log and register in MLflow.
+
+Run it with `python -m flows.training` (settings from HOUSING_* env and HOUSING_CONFIG_FILE),
+or through the `housing-training/*` deployments with parameters.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from prefect import flow
+from prefect.logging import get_run_logger
+from prefect.runtime import flow_run
+from pydantic import BaseModel
+
+from housing_core import reports
+from housing_core.settings import ModelConfig, Settings, Thresholds, load_settings
+from housing_core.tracking import Lineage
+from housing_core.versioning import code_version, training_key
+from tasks.data import fingerprint_source, load_housing_data, split_housing_data, validate_housing_data
+from tasks.modeling import evaluate_model, train_model
+from tasks.reports import publish_report
+from tasks.tracking import check_tracking_server, log_and_register
+
+
+class QualityGateError(RuntimeError):
+    """The model trained but missed a quality threshold; it was logged, not registered."""
+
+
+class TrainingSummary(BaseModel):
+    run_id: str
+    experiment_id: str
+    registered_version: str | None
+    reused: bool
+    passed: bool
+    metrics: dict[str, float]
+    tracking_uri: str
+    data_version: str
+
+
+def describe_run() -> str:
+    """Flow-run name: model family, key parameters and the date, e.g. `hgb-lr0.08-it600-...`."""
+    params = flow_run.get_parameters() or {}
+    settings = load_settings(**_overrides(params.get("model"), params.get("thresholds"), None))
+    return f"{_model_label(settings)}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+
+
+@flow(name="housing-training", flow_run_name=describe_run, validate_parameters=True)
+def training_flow(
+    model: ModelConfig | None = None,
+    thresholds: Thresholds | None = None,
+    run_name: str | None = None,
+    data_source: str | None = None,
+) -> TrainingSummary:
+    """Train the house-price model and register it if it passes its checks.
+
+    Args:
+        model: model family and hyperparameters; defaults to the configured model.
+        thresholds: quality gates on the held-out metrics; default from settings.
+        run_name: MLflow run name; default: model family, parameters and date.
+        data_source: URL or path of housing.csv; default HOUSING_DATA__SOURCE.
+    """
+    settings = load_settings(**_overrides(model, thresholds, data_source))
+    logger = get_run_logger()
+    logger.info("training %s on %s", _model_label(settings), settings.data.source)
+
+    check_tracking_server(settings)
+    fingerprint = fingerprint_source(settings.data.source, settings.data.download_timeout_s)
+    ingested = load_housing_data(settings.data.source, fingerprint,
+                                 settings.data.download_timeout_s)
+    clean = validate_housing_data(ingested, settings.data)
+    parts = split_housing_data(clean, settings.split)
+    fitted = train_model(parts.train, settings.model)
+    evaluated = evaluate_model(fitted, parts.test, settings.thresholds)
+
+    lineage = _lineage(settings, ingested.version, ingested.source)
+    name = run_name or f"{_model_label(settings)}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    logged = log_and_register(settings, lineage, name, fitted.pipeline, parts.train, parts.test,
+                              evaluated)
+
+    result = evaluated.evaluation
+    publish_report(
+        key="housing-training-report",
+        markdown=reports.training_report(
+            model_name=settings.mlflow.registered_model_name, family=settings.model.family,
+            metrics=result.metrics, checks=result.table(), passed=result.passed,
+            version=logged.registered_version, reused=logged.reused,
+            link=reports.run_link(logged.tracking_uri, logged.experiment_id, logged.run_id),
+            data_version=ingested.version, notes=logged.notes,
+        ),
+        description=f"housing-training: {settings.model.family}, rmse {result.metrics['rmse']:,.0f}",
+    )
+    if not result.passed:
+        raise QualityGateError("model not registered: " + "; ".join(result.failures()))
+    return TrainingSummary(
+        run_id=logged.run_id, experiment_id=logged.experiment_id,
+        registered_version=logged.registered_version, reused=logged.reused, passed=result.passed,
+        metrics=result.metrics, tracking_uri=logged.tracking_uri, data_version=ingested.version,
+    )
+
+
+def _overrides(model: Any, thresholds: Any, data_source: str | None) -> dict[str, Any]:
+    """Flow parameters win over env and config; unset ones leave the settings alone."""
+    overrides: dict[str, Any] = {}
+    if model is not None:
+        overrides["model"] = model
+    if thresholds is not None:
+        overrides["thresholds"] = thresholds
+    if data_source is not None:
+        overrides["data"] = {**load_settings().data.model_dump(), "source": data_source}
+    return overrides
+
+
+def _model_label(settings: Settings) -> str:
+    config = settings.model
+    if config.family == "random_forest":
+        return f"random-forest-n{config.n_estimators}-d{config.max_depth}"
+    return f"hist-gb-lr{config.learning_rate:g}-it{config.max_iter}-leaves{config.max_leaf_nodes}"
+
+
+def _lineage(settings: Settings, data_version: str, source: str) -> Lineage:
+    code = code_version()
+    config = {"model": settings.model.model_dump(mode="json"),
+              "split": settings.split.model_dump(mode="json"),
+              "thresholds": settings.thresholds.model_dump(mode="json")}
+    return Lineage(
+        training_key=training_key(data_version, code, config),
+        data_version=data_version, code_version=code, data_source=source,
+        flow_run_id=str(flow_run.get_id() or ""),
+    )
+
+
+def main() -> int:
+    state = training_flow(return_state=True)
+    return 0 if state.is_completed() else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

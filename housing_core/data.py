@@ -1,0 +1,189 @@
+"""Reading the housing CSV from a URL or a path, its content hash, and its validation."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pandas as pd
+
+from housing_core.schemas import (
+    CATEGORICAL,
+    NUMERIC_COLUMNS,
+    OCEAN_PROXIMITY_VALUES,
+    RAW_COLUMNS,
+)
+
+
+class DataSourceError(RuntimeError):
+    """The source could not be read (network, missing file): may heal on retry."""
+
+
+class DataValidationError(ValueError):
+    """The data breaks the contract: it will not heal on retry, and is never trained on."""
+
+    def __init__(self, problems: list[str], source: str = "") -> None:
+        self.problems = problems
+        where = f" in {source}" if source else ""
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"housing data{where} failed {len(problems)} check(s):\n{lines}")
+
+
+@dataclass(frozen=True)
+class RawData:
+    """The bytes of a source and their SHA-256: the data version."""
+
+    source: str
+    content: bytes
+
+    @property
+    def version(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+
+def is_url(source: str) -> bool:
+    return source.startswith(("http://", "https://"))
+
+
+def read_source(
+    source: str, timeout_s: float = 30.0, client: httpx.Client | None = None
+) -> RawData:
+    """Fetch the raw bytes: an HTTP(S) download or a local file."""
+    if is_url(source):
+        return RawData(source, _download(source, timeout_s, client))
+    path = Path(source).expanduser()
+    if not path.is_file():
+        raise DataSourceError(
+            f"data source {source!r} is not a file (resolved to {path.resolve()})"
+        )
+    return RawData(source, path.read_bytes())
+
+
+def _download(url: str, timeout_s: float, client: httpx.Client | None) -> bytes:
+    owned = client is None
+    http = client or httpx.Client(timeout=timeout_s, follow_redirects=True)
+    try:
+        response = http.get(url)
+        response.raise_for_status()
+        return response.content
+    except httpx.HTTPError as exc:
+        raise DataSourceError(f"could not download {url}: {exc}") from exc
+    finally:
+        if owned:
+            http.close()
+
+
+def parse_csv(raw: RawData) -> pd.DataFrame:
+    """Parse without coercion: wrong types must reach validation, not be guessed away."""
+    if not raw.content.strip():
+        raise DataValidationError(["the file is empty (0 bytes of data)"], raw.source)
+    try:
+        return pd.read_csv(io.BytesIO(raw.content))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DataValidationError([f"not a readable CSV: {exc}"], raw.source) from exc
+
+
+def validate(
+    frame: pd.DataFrame, min_rows: int, max_missing_fraction: float, source: str = ""
+) -> pd.DataFrame:
+    """Check the whole contract and raise ONE error listing every broken rule.
+
+    Returns the frame with the contract's columns in order and numeric columns as float64.
+    """
+    problems = _column_problems(frame)
+    present = [c for c in NUMERIC_COLUMNS if c.name in frame.columns]
+    for column in present:
+        problems += _numeric_problems(
+            frame, column.name, column.low, column.high, column.nullable, max_missing_fraction
+        )
+    if CATEGORICAL in frame.columns:
+        problems += _category_problems(frame[CATEGORICAL])
+    if len(frame) < min_rows:
+        problems.append(f"too few rows: {len(frame)} < the minimum of {min_rows}")
+    if problems:
+        raise DataValidationError(problems, source)
+    clean = frame.loc[:, list(RAW_COLUMNS)].copy()
+    for column in present:
+        clean[column.name] = clean[column.name].astype("float64")
+    clean[CATEGORICAL] = clean[CATEGORICAL].astype(str)
+    return clean.reset_index(drop=True)
+
+
+def _column_problems(frame: pd.DataFrame) -> list[str]:
+    missing = [c for c in RAW_COLUMNS if c not in frame.columns]
+    return [f"missing column '{c}'" for c in missing]
+
+
+def _numeric_problems(
+    frame: pd.DataFrame, name: str, low: float, high: float, nullable: bool, max_missing: float
+) -> list[str]:
+    values = frame[name]
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        coerced = pd.to_numeric(values, errors="coerce")
+        bad = int((coerced.isna() & values.notna()).sum())
+        return [
+            f"column '{name}': dtype {values.dtype}, expected numbers; "
+            f"{bad} row(s) are not numeric (e.g. {_examples(values[coerced.isna() & values.notna()])})"
+        ]
+    problems = []
+    blanks = int(values.isna().sum())
+    if blanks and not nullable:
+        problems.append(f"column '{name}': {blanks} blank row(s), blanks are not allowed")
+    elif blanks and len(values) and blanks / len(values) > max_missing:
+        problems.append(
+            f"column '{name}': {blanks} blank row(s) ({blanks / len(values):.1%}) "
+            f"exceed the missing-value budget of {max_missing:.1%}"
+        )
+    outside = values.notna() & ~values.between(low, high)
+    if outside.any():
+        problems.append(
+            f"column '{name}': {int(outside.sum())} row(s) outside [{low:g}, {high:g}] "
+            f"(e.g. {_examples(values[outside])})"
+        )
+    return problems
+
+
+def _category_problems(values: pd.Series) -> list[str]:
+    problems = []
+    blanks = int(values.isna().sum())
+    if blanks:
+        problems.append(f"column '{CATEGORICAL}': {blanks} blank row(s), blanks are not allowed")
+    unknown = values.notna() & ~values.isin(OCEAN_PROXIMITY_VALUES)
+    if unknown.any():
+        allowed = ", ".join(OCEAN_PROXIMITY_VALUES)
+        problems.append(
+            f"column '{CATEGORICAL}': {int(unknown.sum())} row(s) with unknown "
+            f"categories {_examples(values[unknown])}; allowed: {allowed}"
+        )
+    return problems
+
+
+def _examples(values: pd.Series, limit: int = 3) -> str:
+    return ", ".join(repr(v) for v in values.drop_duplicates().head(limit).tolist())
+
+
+def source_fingerprint(source: str, timeout_s: float = 30.0, client: httpx.Client | None = None) -> str:
+    """A cheap token that changes when the source's content changes; it keys the ingest cache.
+
+    A file is hashed (milliseconds for this data). A URL is asked for its ETag or Last-Modified
+    with a HEAD request; a server that sends neither is downloaded and hashed.
+    """
+    if not is_url(source):
+        return read_source(source).version
+    owned = client is None
+    http = client or httpx.Client(timeout=timeout_s, follow_redirects=True)
+    try:
+        response = http.head(source)
+        response.raise_for_status()
+    except httpx.HTTPError as exc:
+        raise DataSourceError(f"could not reach {source}: {exc}") from exc
+    finally:
+        if owned:
+            http.close()
+    validator = response.headers.get("etag") or response.headers.get("last-modified")
+    if validator:
+        return f"{validator}|{response.headers.get('content-length', '')}"
+    return read_source(source, timeout_s, client).version

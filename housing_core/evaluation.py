@@ -1,0 +1,112 @@
+"""Held-out metrics, the quality gates they are checked against, and the evaluation artefacts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.inspection import permutation_importance
+from sklearn.metrics import (
+    mean_absolute_error,
+    mean_absolute_percentage_error,
+    r2_score,
+    root_mean_squared_error,
+)
+from sklearn.pipeline import Pipeline
+
+from housing_core.model import predict
+from housing_core.schemas import FEATURE_COLUMNS, TARGET
+from housing_core.settings import Thresholds
+
+
+@dataclass(frozen=True)
+class Check:
+    """One gate: `rmse <= 70000`, with the measured value and whether it passed."""
+
+    metric: str
+    rule: str
+    limit: float
+    value: float
+
+    @property
+    def passed(self) -> bool:
+        return self.value <= self.limit if self.rule == "<=" else self.value >= self.limit
+
+    def describe(self) -> str:
+        verdict = "passed" if self.passed else "FAILED"
+        return f"{self.metric} = {self.value:,.4g} (must be {self.rule} {self.limit:,.4g}): {verdict}"
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    metrics: dict[str, float]
+    checks: tuple[Check, ...]
+    n_rows: int
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    def failures(self) -> list[str]:
+        return [c.describe() for c in self.checks if not c.passed]
+
+    def table(self) -> list[dict[str, object]]:
+        return [
+            {"metric": c.metric, "value": round(c.value, 4), "rule": f"{c.rule} {c.limit:g}",
+             "result": "pass" if c.passed else "FAIL"}
+            for c in self.checks
+        ]
+
+
+def regression_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    """RMSE, MAE and R² in dollars; MAPE as a fraction (0.17 means 17 %)."""
+    return {
+        "rmse": float(root_mean_squared_error(actual, predicted)),
+        "mae": float(mean_absolute_error(actual, predicted)),
+        "r2": float(r2_score(actual, predicted)),
+        "mape": float(mean_absolute_percentage_error(actual, predicted)),
+    }
+
+
+def check_thresholds(metrics: dict[str, float], thresholds: Thresholds) -> tuple[Check, ...]:
+    return (
+        Check("rmse", "<=", thresholds.max_rmse, metrics["rmse"]),
+        Check("mae", "<=", thresholds.max_mae, metrics["mae"]),
+        Check("r2", ">=", thresholds.min_r2, metrics["r2"]),
+        Check("mape", "<=", thresholds.max_mape, metrics["mape"]),
+    )
+
+
+def evaluate_model(model: Pipeline, test: pd.DataFrame, thresholds: Thresholds) -> Evaluation:
+    """Score the held-out rows and check every gate."""
+    if test.empty:
+        raise ValueError("no held-out rows to evaluate on")
+    metrics = regression_metrics(test[TARGET].to_numpy(), predict(model, test))
+    return Evaluation(metrics, check_thresholds(metrics, thresholds), len(test))
+
+
+def feature_importance(
+    model: Pipeline, test: pd.DataFrame, n_repeats: int = 3, random_state: int = 0
+) -> pd.DataFrame:
+    """Permutation importance of each RAW column on the held-out rows, in RMSE dollars.
+
+    Measured on raw columns (not the engineered ones) so it reads the same for every model
+    family and says which inputs the predictions rely on.
+    """
+    result = permutation_importance(
+        model,
+        test.loc[:, list(FEATURE_COLUMNS)],
+        test[TARGET],
+        scoring="neg_root_mean_squared_error",
+        n_repeats=n_repeats,
+        random_state=random_state,
+    )
+    frame = pd.DataFrame(
+        {
+            "feature": list(FEATURE_COLUMNS),
+            "rmse_increase": result.importances_mean,
+            "std": result.importances_std,
+        }
+    )
+    return frame.sort_values("rmse_increase", ascending=False, ignore_index=True)

@@ -1,0 +1,58 @@
+"""The model registry: idempotent registration and looking versions up by lineage tags."""
+
+from __future__ import annotations
+
+from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException, RestException
+
+TRAINING_KEY_TAG = "housing.training_key"
+
+
+def ensure_registered_model(client: MlflowClient, name: str) -> None:
+    try:
+        client.get_registered_model(name)
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        try:
+            client.create_registered_model(
+                name,
+                description="California median house value per block group, in dollars. "
+                "Takes the raw housing.csv columns (without the target).",
+            )
+        except RestException as race:  # created meanwhile by a concurrent run
+            if race.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+
+
+def find_version_by_training_key(client: MlflowClient, name: str, key: str) -> ModelVersion | None:
+    """The earliest version registered for this exact training, if any."""
+    found = client.search_model_versions(f"name = '{name}' and tags.`{TRAINING_KEY_TAG}` = '{key}'")
+    return min(found, key=lambda v: int(v.version)) if found else None
+
+
+def register_version(
+    client: MlflowClient,
+    name: str,
+    model_id: str,
+    run_id: str,
+    tags: dict[str, str],
+    description: str,
+) -> ModelVersion:
+    """Register once: a POST the client retried can create a twin, which is removed here."""
+    ensure_registered_model(client, name)
+    existing = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
+    if existing:
+        return min(existing, key=lambda v: int(v.version))
+    client.create_model_version(
+        name, source=f"models:/{model_id}", run_id=run_id, tags=tags,
+        description=description, model_id=model_id,
+    )
+    versions = sorted(
+        client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'"),
+        key=lambda v: int(v.version),
+    )
+    for twin in versions[1:]:
+        client.delete_model_version(name, twin.version)
+    return versions[0]

@@ -1,0 +1,179 @@
+"""One typed settings tree for a run: environment (`HOUSING_...`), an optional YAML file, defaults.
+
+Precedence, highest first: constructor arguments, `HOUSING_*` environment variables, the YAML
+file named by `HOUSING_CONFIG_FILE` (what the old `config/config.yaml` held), field defaults.
+Built once per run with `load_settings()` and passed down; nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+DEFAULT_DATA_SOURCE = (
+    "https://raw.githubusercontent.com/ageron/handson-ml2/master/datasets/housing/housing.csv"
+)
+EXPERIMENT_NAME = "housing_price_prediction"
+REGISTERED_MODEL_NAME = "housing_price_predictor"
+LOCAL_STATE_DIR = ".housing"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DataSettings(_Frozen):
+    """Where the raw CSV comes from and what it must satisfy to be trained on."""
+
+    source: str = Field(DEFAULT_DATA_SOURCE, description="URL (http/https) or local path")
+    download_timeout_s: float = Field(30.0, gt=0)
+    min_rows: int = Field(1000, ge=1)
+    max_missing_fraction: float = Field(
+        0.05, ge=0, le=1, description="largest share of blanks allowed in any one column"
+    )
+
+
+class FeatureSettings(_Frozen):
+    """Which engineered feature groups the model pipeline adds to the raw columns."""
+
+    geo: bool = Field(True, description="rotated coordinates, distances to cities and the coast")
+    neighbours: bool = Field(
+        True, description="cross-fitted values and incomes of the nearest block groups"
+    )
+    rotation_angles: tuple[float, ...] = (15.0, 30.0, 45.0, 60.0, 75.0)
+    neighbour_ks: tuple[int, ...] = (5, 10, 25, 50)
+    neighbour_folds: int = Field(5, ge=2)
+
+
+class _ModelBase(_Frozen):
+    log_target: bool = Field(True, description="fit log(price), predict clipped exp")
+    random_state: int = 42
+
+
+class HistGradientBoostingConfig(_ModelBase):
+    """The default model: gradient-boosted trees on the engineered features."""
+
+    family: Literal["hist_gradient_boosting"] = "hist_gradient_boosting"
+    features: FeatureSettings = FeatureSettings()
+    learning_rate: float = Field(0.08, gt=0, le=1)
+    max_iter: int = Field(600, ge=1)
+    max_leaf_nodes: int | None = Field(48, ge=2)
+    min_samples_leaf: int = Field(20, ge=1)
+    l2_regularization: float = Field(0.0, ge=0)
+    max_depth: int | None = Field(None, ge=1)
+
+
+class RandomForestConfig(_ModelBase):
+    """The seed's model: a RandomForest on the ratio features only."""
+
+    family: Literal["random_forest"] = "random_forest"
+    features: FeatureSettings = FeatureSettings(geo=False, neighbours=False)
+    log_target: bool = False
+    n_estimators: int = Field(100, ge=1)
+    max_depth: int | None = Field(20, ge=1)
+    min_samples_leaf: int = Field(1, ge=1)
+
+
+ModelConfig = Annotated[
+    HistGradientBoostingConfig | RandomForestConfig, Field(discriminator="family")
+]
+
+
+class Thresholds(_Frozen):
+    """Quality gates a model must pass on the held-out rows to be registered."""
+
+    max_rmse: float = Field(70_000.0, gt=0)
+    max_mae: float = Field(50_000.0, gt=0)
+    min_r2: float = Field(0.75, le=1)
+    max_mape: float = Field(0.30, gt=0)
+
+
+class SplitSettings(_Frozen):
+    test_fraction: float = Field(0.2, gt=0, lt=1)
+    salt: str = Field("housing-v1", description="changing it reshuffles every row's side")
+
+
+class MlflowSettings(_Frozen):
+    """Tracking server and registry names. The URI honours the standard MLFLOW_TRACKING_URI."""
+
+    tracking_uri: str | None = None
+    experiment_name: str = EXPERIMENT_NAME
+    registered_model_name: str = REGISTERED_MODEL_NAME
+    request_timeout_s: int = Field(30, ge=1)
+    request_max_retries: int = Field(3, ge=0)
+    request_backoff_factor: float = Field(1.0, ge=0)
+    username: str | None = None
+    password: SecretStr | None = None
+
+    @field_validator("tracking_uri", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+
+class Settings(BaseSettings):
+    """The whole configuration of a run."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HOUSING_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    data: DataSettings = DataSettings()
+    split: SplitSettings = SplitSettings()
+    model: ModelConfig = HistGradientBoostingConfig()
+    thresholds: Thresholds = Thresholds()
+    mlflow: MlflowSettings = MlflowSettings()
+    state_dir: Path = Field(
+        Path(LOCAL_STATE_DIR), description="embedded MLflow store when no server is set"
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config_file = os.environ.get("HOUSING_CONFIG_FILE")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if config_file:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
+        return tuple(sources)
+
+    def tracking_uri(self) -> str:
+        """The tracking URI in force: setting, then MLFLOW_TRACKING_URI, then the local store."""
+        if self.mlflow.tracking_uri:
+            return self.mlflow.tracking_uri
+        from_env = os.environ.get("MLFLOW_TRACKING_URI")
+        if from_env:
+            return from_env
+        return f"sqlite:///{(self.state_dir / 'mlflow.db').as_posix()}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings tree once for a run; `overrides` win over env and file."""
+    config_file = os.environ.get("HOUSING_CONFIG_FILE")
+    if config_file and not Path(config_file).is_file():
+        raise FileNotFoundError(f"HOUSING_CONFIG_FILE={config_file!r} does not exist")
+    return Settings(**overrides)
+
+
+def dump_yaml(settings: Settings) -> str:
+    """The settings as YAML (secrets masked), for logging and for writing a config file."""
+    data = settings.model_dump(mode="json", exclude={"mlflow": {"password"}})
+    return yaml.safe_dump(data, sort_keys=False)

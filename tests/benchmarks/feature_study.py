@@ -1,0 +1,199 @@
+"""Cross-validated study: do the geographic and neighbour features pay for themselves?
+
+Not a test (pytest does not collect it): a script that prints mean ± std RMSE, R² and fit time
+over a shuffled 5-fold CV for four feature sets, all on a HistGradientBoostingRegressor fit on
+log1p(price) with a clipped expm1 back-transform:
+
+    a  ratio features + ocean_proximity (native categorical)
+    b  a + GeographicFeatures
+    c  a + NeighbourTargetFeatures
+    d  a + both
+
+Every feature step sits inside the cross-validated Pipeline, so the neighbour features of a
+validation fold are built from its training folds only. Usage, from the repo root:
+
+    .venv/bin/python tests/benchmarks/feature_study.py                    # all four, defaults
+    .venv/bin/python tests/benchmarks/feature_study.py --configs d --learning-rate 0.05
+
+The data path is ``$HOUSING_DATA__SOURCE`` or ``../shared/data/housing.csv`` from the repo root.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.compose import TransformedTargetRegressor
+from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.metrics import mean_squared_error, r2_score
+from sklearn.model_selection import KFold
+from sklearn.pipeline import Pipeline
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO_ROOT))
+
+from housing_core.geo import GeographicFeatures  # noqa: E402
+from housing_core.neighbours import NeighbourTargetFeatures  # noqa: E402
+
+TARGET = "median_house_value"
+PRICE_CAP = 500_001.0
+OCEAN = ("<1H OCEAN", "INLAND", "NEAR OCEAN", "NEAR BAY", "ISLAND")
+
+
+class StudyRatios(TransformerMixin, BaseEstimator):
+    """Stand-in for the package's RatioFeatures: three ratios plus a categorical ocean column."""
+
+    def fit(self, X: pd.DataFrame, y: object = None) -> StudyRatios:
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        out = X.copy()
+        out["rooms_per_household"] = X["total_rooms"] / X["households"]
+        out["bedrooms_per_room"] = X["total_bedrooms"] / X["total_rooms"]
+        out["population_per_household"] = X["population"] / X["households"]
+        out["ocean_proximity"] = pd.Categorical(X["ocean_proximity"], categories=OCEAN)
+        return out
+
+
+def clipped_expm1(values: np.ndarray) -> np.ndarray:
+    return np.clip(np.expm1(values), 0.0, PRICE_CAP)
+
+
+@dataclass
+class Options:
+    learning_rate: float
+    max_iter: int
+    max_leaf_nodes: int
+    min_samples_leaf: int
+    l2_regularization: float
+    max_features: float
+    angles: tuple[float, ...]
+    ks: tuple[int, ...]
+    income_k: int | None
+    density_k: int | None
+    smoothing_km: float
+
+
+def build_model(config: str, o: Options) -> TransformedTargetRegressor:
+    steps: list[tuple[str, object]] = [("ratios", StudyRatios())]
+    if config in ("b", "d"):
+        steps.append(("geo", GeographicFeatures(angles=o.angles)))
+    if config in ("c", "d"):
+        steps.append(
+            (
+                "neighbours",
+                NeighbourTargetFeatures(
+                    ks=o.ks,
+                    income_k=o.income_k,
+                    density_k=o.density_k,
+                    smoothing_km=o.smoothing_km,
+                    log_target=False,  # y reaches it already log1p'd by the wrapper below
+                ),
+            )
+        )
+    hgb = HistGradientBoostingRegressor(
+        learning_rate=o.learning_rate,
+        max_iter=o.max_iter,
+        max_leaf_nodes=o.max_leaf_nodes,
+        min_samples_leaf=o.min_samples_leaf,
+        l2_regularization=o.l2_regularization,
+        max_features=o.max_features,
+        categorical_features="from_dtype",
+        early_stopping=False,
+        random_state=0,
+    )
+    steps.append(("model", hgb))
+    return TransformedTargetRegressor(
+        regressor=Pipeline(steps), func=np.log1p, inverse_func=clipped_expm1, check_inverse=False
+    )
+
+
+def cross_validate(config: str, o: Options, X: pd.DataFrame, y: np.ndarray) -> dict[str, float]:
+    rmses, r2s, fits = [], [], []
+    for train, test in KFold(n_splits=5, shuffle=True, random_state=42).split(X):
+        model = build_model(config, o)
+        start = time.perf_counter()
+        model.fit(X.iloc[train], y[train])
+        fits.append(time.perf_counter() - start)
+        predicted = model.predict(X.iloc[test])
+        rmses.append(float(np.sqrt(mean_squared_error(y[test], predicted))))
+        r2s.append(float(r2_score(y[test], predicted)))
+    return {
+        "rmse": float(np.mean(rmses)),
+        "rmse_std": float(np.std(rmses)),
+        "r2": float(np.mean(r2s)),
+        "r2_std": float(np.std(r2s)),
+        "fit_s": float(np.mean(fits)),
+    }
+
+
+def single_row_latency_ms(o: Options, X: pd.DataFrame, y: np.ndarray, repeats: int = 300) -> float:
+    """p50 of predict on one row of the full config d, fit on all rows."""
+    model = build_model("d", o).fit(X, y)
+    row = X.iloc[[123]]
+    timings = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model.predict(row)
+        timings.append(time.perf_counter() - start)
+    return float(np.median(timings) * 1e3)
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    return tuple(float(v) for v in text.split(",") if v)
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in text.split(",") if v)
+
+
+def _optional_int(text: str) -> int | None:
+    return None if text.lower() == "none" else int(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configs", default="abcd")
+    parser.add_argument("--learning-rate", type=float, default=0.05)
+    parser.add_argument("--max-iter", type=int, default=600)
+    parser.add_argument("--max-leaf-nodes", type=int, default=31)
+    parser.add_argument("--min-samples-leaf", type=int, default=20)
+    parser.add_argument("--l2-regularization", type=float, default=1.0)
+    parser.add_argument("--max-features", type=float, default=1.0)
+    parser.add_argument("--angles", type=_floats, default=(15.0, 30.0, 45.0, 60.0, 75.0))
+    parser.add_argument("--ks", type=_ints, default=(5, 15, 50))
+    parser.add_argument("--income-k", type=_optional_int, default=15)
+    parser.add_argument("--density-k", type=_optional_int, default=15)
+    parser.add_argument("--smoothing-km", type=float, default=1.0)
+    parser.add_argument("--latency", action="store_true", help="also time a single-row predict")
+    args = parser.parse_args()
+    options = Options(
+        **{k: v for k, v in vars(args).items() if k not in ("configs", "latency")}
+    )
+
+    source = os.environ.get("HOUSING_DATA__SOURCE") or REPO_ROOT / "../shared/data/housing.csv"
+    frame = pd.read_csv(source)
+    X, y = frame.drop(columns=TARGET), frame[TARGET].to_numpy(dtype=np.float64)
+
+    print(f"{options}")
+    print(f"{'config':<8}{'RMSE':>18}{'R2':>18}{'fit s':>8}")
+    for config in args.configs:
+        r = cross_validate(config, options, X, y)
+        print(
+            f"{config:<8}{r['rmse']:>10,.0f} ± {r['rmse_std']:>5,.0f}"
+            f"{r['r2']:>11.4f} ± {r['r2_std']:.4f}{r['fit_s']:>8.2f}",
+            flush=True,
+        )
+    if args.latency:
+        print(f"single-row predict p50 (config d): {single_row_latency_ms(options, X, y):.2f} ms")
+
+
+if __name__ == "__main__":
+    main()
