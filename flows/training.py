@@ -19,7 +19,12 @@ from housing_core import reports
 from housing_core.settings import ModelConfig, Settings, Thresholds, load_settings
 from housing_core.tracking import Lineage
 from housing_core.versioning import code_version, training_key
-from tasks.data import fingerprint_source, load_housing_data, split_housing_data, validate_housing_data
+from tasks.data import (
+    fingerprint_source,
+    load_housing_data,
+    split_housing_data,
+    validate_housing_data,
+)
 from tasks.modeling import evaluate_model, train_model
 from tasks.reports import publish_report
 from tasks.tracking import check_tracking_server, log_and_register
@@ -30,6 +35,7 @@ class QualityGateError(RuntimeError):
 
 
 class TrainingSummary(BaseModel):
+    flow_run_id: str
     run_id: str
     experiment_id: str
     registered_version: str | None
@@ -95,7 +101,7 @@ def training_flow(
     if not result.passed:
         raise QualityGateError("model not registered: " + "; ".join(result.failures()))
     return TrainingSummary(
-        run_id=logged.run_id, experiment_id=logged.experiment_id,
+        flow_run_id=str(flow_run.get_id() or ""), run_id=logged.run_id, experiment_id=logged.experiment_id,
         registered_version=logged.registered_version, reused=logged.reused, passed=result.passed,
         metrics=result.metrics, tracking_uri=logged.tracking_uri, data_version=ingested.version,
     )
@@ -133,8 +139,12 @@ def _lineage(settings: Settings, data_version: str, source: str) -> Lineage:
 
 
 def main() -> int:
+    """CLI entry: runs with settings from env and config; the summary goes to stdout as JSON."""
     state = training_flow(return_state=True)
-    return 0 if state.is_completed() else 1
+    if not state.is_completed():
+        return 1
+    print(state.result().model_dump_json())
+    return 0
 
 
 if __name__ == "__main__":

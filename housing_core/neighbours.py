@@ -76,6 +76,7 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
         ks: tuple[int, ...] = (5, 15, 50),
         income_k: int | None = 15,
         density_k: int | None = 15,
+        income_adjusted: bool = True,
         smoothing_km: float = 1.0,
         log_target: bool = True,
         n_splits: int = 5,
@@ -84,6 +85,7 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
         self.ks = ks
         self.income_k = income_k
         self.density_k = density_k
+        self.income_adjusted = income_adjusted
         self.smoothing_km = smoothing_km
         self.log_target = log_target
         self.n_splits = n_splits
@@ -173,6 +175,10 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
             columns.append(neighbour_income)
             with np.errstate(divide="ignore", invalid="ignore"):
                 columns.append(own_income / neighbour_income)
+            if self.income_adjusted:
+                neighbour_income_k = reference.income[indices[:, :k]]
+                gap = reference.log_target[indices[:, :k]] - np.log(neighbour_income_k)
+                columns.append(np.log(own_income) + _weighted_nan_mean(gap, weights[:, :k]))
         if self.density_k is not None:
             columns.append(distances[:, min(self.density_k, k_max) - 1])
         return np.column_stack(columns)
@@ -186,6 +192,8 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
         names = [f"nbr_log_value_k{k}" for k in self.ks]
         if self.income_k is not None:
             names += [f"nbr_income_k{self.income_k}", f"income_rel_nbr_k{self.income_k}"]
+            if self.income_adjusted:
+                names.append(f"nbr_income_adjusted_log_value_k{self.income_k}")
         if self.density_k is not None:
             names.append(f"nbr_dist_k{self.density_k}_km")
         return names
@@ -216,3 +224,12 @@ def _nan_mean(values: FloatArray) -> FloatArray:
     total = np.where(present, values, 0.0).sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.asarray(np.where(count > 0, total / count, np.nan))
+
+
+def _weighted_nan_mean(values: FloatArray, weights: FloatArray) -> FloatArray:
+    """Row-wise weighted means ignoring NaN values (NaN where a row has none)."""
+    present = ~np.isnan(values)
+    total_weight = np.where(present, weights, 0.0).sum(axis=1)
+    total = np.where(present, values * weights, 0.0).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(np.where(total_weight > 0, total / total_weight, np.nan))

@@ -111,7 +111,7 @@ class MlflowSettings(_Frozen):
     registered_model_name: str = REGISTERED_MODEL_NAME
     request_timeout_s: int = Field(30, ge=1)
     request_max_retries: int = Field(3, ge=0)
-    request_backoff_factor: float = Field(1.0, ge=0)
+    request_backoff_factor: int = Field(1, ge=0)
     username: str | None = None
     password: SecretStr | None = None
 

@@ -13,8 +13,10 @@ from typing import Any
 
 import mlflow
 import pandas as pd
+import requests
 from mlflow import MlflowClient
 from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from sklearn.pipeline import Pipeline
 
@@ -94,7 +96,7 @@ def connect(settings: Settings) -> MlflowClient:
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     try:
         client.search_experiments(max_results=1)
-    except Exception as exc:
+    except (MlflowException, requests.RequestException, OSError) as exc:
         raise TrackingUnavailableError(
             f"MLflow tracking server at {uri} is unreachable: {type(exc).__name__}: "
             f"{_first_line(exc)}"
@@ -112,7 +114,7 @@ def ensure_experiment(client: MlflowClient, settings: Settings) -> str:
         location = (settings.state_dir / "mlartifacts").resolve().as_uri()
     try:
         return str(client.create_experiment(name, artifact_location=location))
-    except mlflow.exceptions.MlflowException:  # created meanwhile by a concurrent run
+    except MlflowException:  # created meanwhile by a concurrent run
         experiment = client.get_experiment_by_name(name)
         if experiment is None:
             raise

@@ -35,6 +35,7 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.metrics import mean_squared_error, r2_score
 from sklearn.model_selection import KFold
 from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT))
@@ -79,6 +80,8 @@ class Options:
     income_k: int | None
     density_k: int | None
     smoothing_km: float
+    income_adjusted: bool
+    n_splits: int
 
 
 def build_model(config: str, o: Options) -> TransformedTargetRegressor:
@@ -94,6 +97,8 @@ def build_model(config: str, o: Options) -> TransformedTargetRegressor:
                     income_k=o.income_k,
                     density_k=o.density_k,
                     smoothing_km=o.smoothing_km,
+                    income_adjusted=o.income_adjusted,
+                    n_splits=o.n_splits,
                     log_target=False,  # y reaches it already log1p'd by the wrapper below
                 ),
             )
@@ -172,16 +177,20 @@ def main() -> None:
     parser.add_argument("--income-k", type=_optional_int, default=15)
     parser.add_argument("--density-k", type=_optional_int, default=15)
     parser.add_argument("--smoothing-km", type=float, default=1.0)
+    parser.add_argument("--income-adjusted", type=int, default=1)
+    parser.add_argument("--n-splits", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1, help="OpenMP threads for HGB")
     parser.add_argument("--latency", action="store_true", help="also time a single-row predict")
     args = parser.parse_args()
     options = Options(
-        **{k: v for k, v in vars(args).items() if k not in ("configs", "latency")}
+        **{k: v for k, v in vars(args).items() if k not in ("configs", "latency", "threads")}
     )
 
     source = os.environ.get("HOUSING_DATA__SOURCE") or REPO_ROOT / "../shared/data/housing.csv"
     frame = pd.read_csv(source)
     X, y = frame.drop(columns=TARGET), frame[TARGET].to_numpy(dtype=np.float64)
 
+    threadpool_limits(args.threads)  # oversubscribed OpenMP is erratic on a shared 2-core box
     print(f"{options}")
     print(f"{'config':<8}{'RMSE':>18}{'R2':>18}{'fit s':>8}")
     for config in args.configs:

@@ -1,0 +1,119 @@
+"""Session-wide test set-up: the shared data set and the real servers, started on loopback.
+
+Servers start only when a test asks for them, so `pytest tests/core` needs none.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests import servers
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "housing.csv"
+
+
+@pytest.fixture(scope="session")
+def data_source() -> str:
+    """The shared real data set, through the project's own data-source setting."""
+    source = os.environ.get("HOUSING_DATA__SOURCE") or str(DEFAULT_DATA)
+    if not source.startswith("http"):
+        source = str(Path(source).resolve())
+        assert Path(source).is_file(), f"test data missing: {source} (see ../shared/data)"
+    return source
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.Server]:
+    server = servers.start_mlflow(tmp_path_factory.mktemp("mlflow"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.Server]:
+    server = servers.start_prefect(tmp_path_factory.mktemp("prefect-home"))
+    yield server
+    server.stop()
+
+
+@dataclass
+class FlowEnv:
+    """The environment of one test's flow runs: its own experiment, model name and cache."""
+
+    env: dict[str, str]
+    model_name: str
+    experiment_name: str
+    tracking_uri: str
+    prefect_api: str
+
+    def with_(self, **changes: str) -> FlowEnv:
+        return FlowEnv({**self.env, **changes}, self.model_name, self.experiment_name,
+                       self.tracking_uri, self.prefect_api)
+
+
+@pytest.fixture
+def flow_env(tmp_path: Path, data_source: str, mlflow_server: servers.Server,
+             prefect_server: servers.Server) -> FlowEnv:
+    suffix = uuid.uuid4().hex[:8]
+    model_name = f"housing_price_predictor_{suffix}"
+    experiment = f"housing_price_prediction_{suffix}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HOUSING_", "MLFLOW_"))}
+    env.update({
+        "PREFECT_API_URL": prefect_server.url,
+        "PREFECT_HOME": str(tmp_path / "prefect-home"),
+        "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(tmp_path / "results"),
+        "PREFECT_LOGGING_LEVEL": "INFO",
+        "MLFLOW_TRACKING_URI": mlflow_server.url,
+        "HOUSING_DATA__SOURCE": data_source,
+        "HOUSING_MLFLOW__REGISTERED_MODEL_NAME": model_name,
+        "HOUSING_MLFLOW__EXPERIMENT_NAME": experiment,
+        "HOUSING_STATE_DIR": str(tmp_path / "state"),
+        # small and quick: these tests are about the plumbing, not the model's quality
+        "HOUSING_MODEL__FAMILY": "random_forest",
+        "HOUSING_MODEL__N_ESTIMATORS": "20",
+        "HOUSING_MODEL__MAX_DEPTH": "12",
+    })
+    return FlowEnv(env, model_name, experiment, mlflow_server.url, prefect_server.url)
+
+
+@dataclass
+class FlowResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def summary(self) -> dict[str, object]:
+        assert self.returncode == 0, f"flow failed:\n{self.stderr[-4000:]}"
+        return dict(json.loads(self.stdout.strip().splitlines()[-1]))
+
+
+def run_training(flow_env: FlowEnv, timeout: float = 300) -> FlowResult:
+    """`python -m flows.training` in a fresh process, as a user runs it."""
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.training"], cwd=REPO, env=flow_env.env,
+        capture_output=True, text=True, timeout=timeout,
+    )
+    return FlowResult(done.returncode, done.stdout, done.stderr)
+
+
+def task_states(prefect_api: str, flow_run_id: str) -> dict[str, str]:
+    """Task name (without the run suffix) -> final state name, read from the Prefect API."""
+    response = httpx.post(
+        f"{prefect_api}/task_runs/filter",
+        json={"flow_runs": {"id": {"any_": [flow_run_id]}}},
+        timeout=30,
+    )
+    response.raise_for_status()
+    return {run["name"].rsplit("-", 1)[0]: run["state"]["name"] for run in response.json()}

@@ -1,0 +1,147 @@
+"""NeighbourTargetFeatures: out-of-fold k-nearest-neighbour price and income features."""
+
+from __future__ import annotations
+
+import pickle
+
+import cloudpickle
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from housing_core.neighbours import NeighbourTargetFeatures
+
+
+@pytest.fixture
+def frame() -> pd.DataFrame:
+    # Two clusters about 100 km apart, five block groups each.
+    return pd.DataFrame(
+        {
+            "longitude": [-122.40, -122.41, -122.42, -122.43, -122.44,
+                          -121.30, -121.31, -121.32, -121.33, -121.34],
+            "latitude": [37.70, 37.71, 37.72, 37.73, 37.74,
+                         37.70, 37.71, 37.72, 37.73, 37.74],
+            "median_income": [8.0, 7.5, 7.0, 8.5, 9.0, 3.0, 2.5, 3.5, 2.0, 3.0],
+            "total_bedrooms": [np.nan, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0],
+            "ocean_proximity": ["NEAR BAY"] * 5 + ["INLAND"] * 5,
+        }
+    )
+
+
+@pytest.fixture
+def price() -> pd.Series:
+    return pd.Series([500_000.0, 480_000.0, 450_000.0, 470_000.0, 490_000.0,
+                      100_000.0, 90_000.0, 110_000.0, 95_000.0, 105_000.0])
+
+
+def small(**params: object) -> NeighbourTargetFeatures:
+    defaults: dict[str, object] = {"ks": (1, 3), "income_k": 3, "density_k": 3, "n_splits": 5}
+    return NeighbourTargetFeatures(**{**defaults, **params})
+
+
+def test_new_row_gets_its_neighbourhood_price(frame: pd.DataFrame, price: pd.Series) -> None:
+    # given a model fit on both clusters
+    nbrs = small().fit(frame, price)
+    new = pd.DataFrame({"longitude": [-122.405], "latitude": [37.701], "median_income": [4.0]})
+
+    # when
+    out = nbrs.transform(new)
+
+    # then its nearest neighbour is the first row, and its neighbours earn ~7.5
+    assert out.loc[0, "nbr_log_value_k1"] == pytest.approx(np.log1p(500_000.0))
+    assert np.expm1(out.loc[0, "nbr_log_value_k3"]) == pytest.approx(480_000, rel=0.05)
+    assert out.loc[0, "nbr_income_k3"] == pytest.approx(7.5)
+    assert out.loc[0, "income_rel_nbr_k3"] == pytest.approx(4.0 / 7.5)
+    assert 0.0 < out.loc[0, "nbr_dist_k3_km"] < 5.0
+    assert list(out.columns) == list(nbrs.get_feature_names_out(new.columns))
+
+
+def test_own_price_never_enters_own_fit_transform_features(
+    frame: pd.DataFrame, price: pd.Series
+) -> None:
+    # given the same rows with one price changed
+    changed = price.copy()
+    changed[2] = 5_000.0
+
+    # when both are fit_transformed (out-of-fold) and transformed (all rows)
+    before, after = small().fit_transform(frame, price), small().fit_transform(frame, changed)
+    seen_before = small().fit(frame, price).transform(frame)
+    seen_after = small().fit(frame, changed).transform(frame)
+
+    # then row 2's own out-of-fold features do not move ...
+    pd.testing.assert_series_equal(before.loc[2], after.loc[2], check_names=False)
+    # ... though the price does reach other rows, and reaches row 2 itself through transform
+    assert not before.drop(index=2).equals(after.drop(index=2))
+    assert seen_before.loc[2, "nbr_log_value_k1"] == pytest.approx(np.log1p(450_000.0))
+    assert seen_after.loc[2, "nbr_log_value_k1"] == pytest.approx(np.log1p(5_000.0))
+
+
+def test_single_row_equals_the_row_in_a_batch(frame: pd.DataFrame, price: pd.Series) -> None:
+    nbrs = small().fit(frame, price)
+
+    batch = nbrs.transform(frame)
+    alone = nbrs.transform(frame.iloc[[7]])
+
+    pd.testing.assert_frame_equal(alone, batch.iloc[[7]])
+
+
+@pytest.mark.parametrize("dumps", [pickle.dumps, cloudpickle.dumps])
+def test_pickle_round_trip_gives_equal_outputs(  # type: ignore[no-untyped-def]
+    frame: pd.DataFrame, price: pd.Series, dumps
+) -> None:
+    nbrs = small().fit(frame, price)
+
+    restored = pickle.loads(dumps(nbrs))
+
+    pd.testing.assert_frame_equal(restored.transform(frame), nbrs.transform(frame))
+
+
+def test_unused_columns_pass_through_and_nan_income_gives_nan(
+    frame: pd.DataFrame, price: pd.Series
+) -> None:
+    # given a NaN in an unused column and a query row with unknown income
+    nbrs = small().fit(frame, price)
+    query = frame.assign(median_income=[np.nan, *frame["median_income"][1:]])
+
+    # when
+    out = nbrs.transform(query)
+
+    # then unused columns are untouched, and only the income ratio of that row is missing
+    pd.testing.assert_frame_equal(out[frame.columns], query)
+    assert np.isnan(out.loc[0, "income_rel_nbr_k3"])
+    assert out.drop(columns="income_rel_nbr_k3").drop(columns=frame.columns).notna().all().all()
+
+
+def test_missing_income_is_named_unless_income_features_are_off(
+    frame: pd.DataFrame, price: pd.Series
+) -> None:
+    without_income = frame.drop(columns="median_income")
+
+    with pytest.raises(ValueError, match="median_income"):
+        small().fit_transform(without_income, price)
+    out = small(income_k=None).fit_transform(without_income, price)
+    assert [c for c in out.columns if "income" in c] == []
+
+
+def test_fit_needs_a_target(frame: pd.DataFrame) -> None:
+    with pytest.raises(ValueError, match="needs y"):
+        small().fit_transform(frame)
+
+
+def test_clone_and_pipeline_with_pandas_output(frame: pd.DataFrame, price: pd.Series) -> None:
+    # given a clone inside a pipeline configured for pandas output
+    nbrs = small(ks=(2,), n_splits=2)
+    pipeline = make_pipeline(FunctionTransformer(feature_names_out="one-to-one"), clone(nbrs))
+    pipeline.set_output(transform="pandas")
+
+    # when the pipeline is fit (which calls fit_transform) and then used on the same rows
+    out_of_fold = pipeline.fit_transform(frame, price)
+    in_sample = pipeline.transform(frame)
+
+    # then parameters survived the clone, columns are named, and only transform sees itself
+    assert clone(nbrs).get_params() == nbrs.get_params()
+    assert list(out_of_fold.columns) == list(pipeline.get_feature_names_out())
+    assert not np.allclose(out_of_fold["nbr_log_value_k2"], in_sample["nbr_log_value_k2"])

@@ -1,0 +1,112 @@
+"""housing-training against a real MLflow server and a real Prefect server, run as a user runs it."""
+
+from __future__ import annotations
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+
+from housing_core.schemas import FEATURE_COLUMNS
+from tests.conftest import FlowEnv, run_training, task_states
+
+UPSTREAM = ("load-housing-data", "validate-housing-data", "split-housing-data")
+
+
+def test_first_run_logs_everything_and_registers_a_version(flow_env: FlowEnv) -> None:
+    # given a fresh experiment and model name; when the flow runs
+    summary = run_training(flow_env).summary
+
+    # then MLflow holds the run with its params, metrics, data set, lineage and artifacts
+    client = MlflowClient(flow_env.tracking_uri)
+    run = client.get_run(str(summary["run_id"]))
+    assert run.info.status == "FINISHED"
+    assert run.data.params["model.family"] == "random_forest"
+    assert run.data.params["model.n_estimators"] == "20"
+    assert set(run.data.metrics) >= {"rmse", "mae", "r2", "mape"}
+    assert 30_000 < run.data.metrics["rmse"] < 80_000
+    assert run.data.tags["housing.data_version"] == summary["data_version"]
+    assert len(run.data.tags["housing.code_version"]) == 64
+    assert run.data.tags["prefect.flow_run_id"] == summary["flow_run_id"]
+    contexts = {i.tags[0].value for i in run.inputs.dataset_inputs}
+    assert contexts == {"training", "evaluation"}
+    assert {i.dataset.digest for i in run.inputs.dataset_inputs} == {
+        str(summary["data_version"])[:32]}
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
+    assert artifacts == {"plots/predicted_vs_actual.png", "plots/feature_importance.png"}
+
+    # and the model is registered once, with signature and lineage tags
+    versions = client.search_model_versions(f"name = '{flow_env.model_name}'")
+    assert [v.version for v in versions] == [summary["registered_version"]] == ["1"]
+    assert versions[0].run_id == run.info.run_id
+    assert versions[0].tags["housing.data_version"] == summary["data_version"]
+    version = client.get_model_version(flow_env.model_name, "1")
+    model_id = version.source.removeprefix("models:/")
+    assert client.get_logged_model(model_id).source_run_id == run.info.run_id
+    mlflow.set_tracking_uri(flow_env.tracking_uri)
+    info = mlflow.models.get_model_info(f"models:/{flow_env.model_name}/1")
+    inputs = {c.name for c in info.signature.inputs}
+    assert inputs == set(FEATURE_COLUMNS)
+    assert info.saved_input_example_info is not None
+
+
+def test_identical_rerun_is_cached_and_registers_nothing_new(flow_env: FlowEnv) -> None:
+    first = run_training(flow_env).summary
+
+    second = run_training(flow_env).summary
+
+    states = task_states(flow_env.prefect_api, str(second["flow_run_id"]))
+    cached = {t for t, s in states.items() if s == "Cached"}
+    assert cached == {*UPSTREAM, "train-model", "evaluate-model"}, states
+    assert second["reused"] is True
+    assert second["run_id"] == first["run_id"]
+    versions = MlflowClient(flow_env.tracking_uri).search_model_versions(
+        f"name = '{flow_env.model_name}'")
+    assert len(versions) == 1
+
+
+def test_hyperparameter_change_reuses_only_the_data_steps(flow_env: FlowEnv) -> None:
+    first = run_training(flow_env).summary
+
+    second = run_training(flow_env.with_(HOUSING_MODEL__N_ESTIMATORS="25")).summary
+
+    states = task_states(flow_env.prefect_api, str(second["flow_run_id"]))
+    assert {t for t, s in states.items() if s == "Cached"} == set(UPSTREAM), states
+    assert states["train-model"] == "Completed"
+    assert second["registered_version"] == "2"
+    assert second["run_id"] != first["run_id"]
+
+
+def test_changed_data_content_invalidates_the_cache(flow_env: FlowEnv, tmp_path) -> None:
+    # given a copy of the data set, trained on once
+    from pathlib import Path
+
+    copy = tmp_path / "housing.csv"
+    copy.write_bytes(Path(flow_env.env["HOUSING_DATA__SOURCE"]).read_bytes())
+    env = flow_env.with_(HOUSING_DATA__SOURCE=str(copy))
+    first = run_training(env).summary
+
+    # when the same path gets other content (one row fewer)
+    lines = copy.read_text().splitlines(keepends=True)
+    copy.write_text("".join(lines[:-1]))
+    second = run_training(env).summary
+
+    # then the data version changes and nothing downstream is reused
+    assert second["data_version"] != first["data_version"]
+    states = task_states(flow_env.prefect_api, str(second["flow_run_id"]))
+    assert "Cached" not in states.values(), states
+
+
+@pytest.mark.parametrize("threshold", ["HOUSING_THRESHOLDS__MAX_RMSE"])
+def test_a_model_missing_its_thresholds_is_logged_but_not_registered(
+    flow_env: FlowEnv, threshold: str
+) -> None:
+    result = run_training(flow_env.with_(**{threshold: "1000"}))
+
+    assert result.returncode == 1
+    assert "rmse" in result.stderr and "must be <= 1,000" in result.stderr
+    client = MlflowClient(flow_env.tracking_uri)
+    assert client.search_model_versions(f"name = '{flow_env.model_name}'") == []
+    experiment = client.get_experiment_by_name(flow_env.experiment_name)
+    runs = client.search_runs([experiment.experiment_id])
+    assert [r.data.tags["housing.checks"] for r in runs] == ["failed"]
+    assert runs[0].info.status == "FINISHED"
