@@ -1,0 +1,39 @@
+# One command vocabulary for people and CI alike.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup run test check lint typecheck unit bench stack-up stack-down deploy worker clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)  ## create .venv and install the project with its dev tools
+
+run: setup  ## train once on embedded defaults (no servers needed)
+	$(BIN)/python -m flows.training
+
+lint: setup
+	$(BIN)/ruff check housing_core tasks flows deployments tests
+	$(BIN)/ruff format --check housing_core tasks flows deployments tests
+
+typecheck: setup
+	$(BIN)/mypy housing_core tasks flows
+
+check: lint typecheck  ## static checks only
+
+test: check  ## static checks, then every test (starts its own MLflow and Prefect servers)
+	$(BIN)/python -m pytest
+
+unit: setup  ## the quick tests that need no server
+	$(BIN)/python -m pytest tests/core tests/tasks
+
+bench: setup  ## benchmark scripts that print figures
+	$(BIN)/python -m tests.benchmarks.training_overhead
+
+clean:
+	rm -rf .housing .pytest_cache .mypy_cache .ruff_cache
