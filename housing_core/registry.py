@@ -56,3 +56,46 @@ def register_version(
     for twin in versions[1:]:
         client.delete_model_version(name, twin.version)
     return versions[0]
+
+
+class AliasMismatchError(RuntimeError):
+    """After a move, the alias does not point where it was set: another writer got in between."""
+
+
+def version_for_alias(client: MlflowClient, name: str, alias: str) -> str | None:
+    """The version an alias points to, or None when no version carries it.
+
+    Read from the registered model: `search_model_versions` returns empty aliases, and
+    `get_model_version_by_alias` answers a missing alias with HTTP 400, not 404.
+    """
+    aliases: dict[str, str] = dict(client.get_registered_model(name).aliases)
+    version = aliases.get(alias)
+    return str(version) if version is not None else None
+
+
+def newest_versions(client: MlflowClient, name: str, limit: int) -> list[str]:
+    """The `limit` highest version numbers that are ready to load, newest first."""
+    versions = client.search_model_versions(f"name = '{name}'")
+    ready = [v for v in versions if v.status == "READY"]
+    numbers = sorted((int(v.version) for v in ready), reverse=True)
+    return [str(n) for n in numbers[:limit]]
+
+
+def version_tags(client: MlflowClient, name: str, version: str) -> dict[str, str]:
+    return dict(client.get_model_version(name, version).tags)
+
+
+def set_version_tags(client: MlflowClient, name: str, version: str, tags: dict[str, str]) -> None:
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+
+
+def move_alias(client: MlflowClient, name: str, alias: str, version: str) -> None:
+    """Point the alias at `version`, then re-read it: there is no compare-and-set in MLflow."""
+    client.set_registered_model_alias(name, alias, version)
+    found = version_for_alias(client, name, alias)
+    if found != version:
+        raise AliasMismatchError(
+            f"alias '{alias}' of {name} was set to version {version} but now reads "
+            f"{found or '(unset)'}: another writer moved it; check who before retrying"
+        )

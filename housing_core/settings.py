@@ -121,6 +121,29 @@ class MlflowSettings(_Frozen):
         return None if value == "" else value
 
 
+class PromotionSettings(_Frozen):
+    """How a registered version earns the serving alias: candidates, gates, one move at a time."""
+
+    alias: str = Field("production", description="the alias that serving follows")
+    max_candidates: int = Field(5, ge=1, description="newest registered versions to consider")
+    thresholds: Thresholds = Field(
+        Thresholds(), description="absolute gates, checked on the shared held-out rows"
+    )
+    min_improvement: float = Field(
+        0.005,
+        ge=0,
+        lt=1,
+        description="share of production's RMSE a candidate must remove (0.005 = 0.5 %)",
+    )
+    smoke_rows: int = Field(5, ge=1, description="held-out rows sent as the serving smoke test")
+    concurrency_limit: str = Field(
+        "housing-promotion", description="Prefect global concurrency limit (1 slot)"
+    )
+    lock_timeout_s: float = Field(
+        600.0, gt=0, description="how long a promotion waits for the one at work"
+    )
+
+
 class Settings(BaseSettings):
     """The whole configuration of a run."""
 
@@ -136,6 +159,7 @@ class Settings(BaseSettings):
     model: ModelConfig = HistGradientBoostingConfig()
     thresholds: Thresholds = Thresholds()
     mlflow: MlflowSettings = MlflowSettings()
+    promotion: PromotionSettings = PromotionSettings()
     state_dir: Path = Field(
         Path(LOCAL_STATE_DIR), description="embedded MLflow store when no server is set"
     )

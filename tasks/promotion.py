@@ -1,0 +1,159 @@
+"""Promotion steps: read production, score versions on shared rows, move the alias; the lock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import mlflow
+import pandas as pd
+from prefect import Task, get_client, task
+from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+from prefect.client.schemas.objects import State, TaskRun
+from prefect.concurrency.sync import concurrency
+from prefect.exceptions import ObjectAlreadyExists
+from prefect.logging import get_run_logger
+
+from housing_core import registry, serving, tracking
+from housing_core.promotion import ROLLBACK_TO_TAG, Candidate, Decision
+from housing_core.settings import PromotionSettings, Settings
+from tasks.tracking import MLFLOW_RETRY_DELAYS
+
+
+@dataclass(frozen=True)
+class Production:
+    """The version the alias points to now, and where a rollback from it would go."""
+
+    version: str | None
+    rollback_to: str | None
+
+
+@contextmanager
+def promotion_lock(rules: PromotionSettings) -> Iterator[None]:
+    """One promotion at a time, across processes and machines sharing the Prefect API.
+
+    MLflow has no compare-and-set on aliases, so read-decide-move must not interleave. A
+    missing limit would make `concurrency()` warn and run unguarded: create it (1 slot) first,
+    and acquire strictly.
+    """
+    with get_client(sync_client=True) as client:
+        try:
+            client.create_global_concurrency_limit(
+                GlobalConcurrencyLimitCreate(name=rules.concurrency_limit, limit=1)
+            )
+        except ObjectAlreadyExists:
+            limit = client.read_global_concurrency_limit_by_name(rules.concurrency_limit)
+            if limit.limit != 1 or not limit.active:
+                raise RuntimeError(
+                    f"concurrency limit '{rules.concurrency_limit}' must be active with 1 slot, "
+                    f"found limit={limit.limit} active={limit.active}"
+                ) from None
+    try:
+        with concurrency(
+            rules.concurrency_limit, occupy=1, timeout_seconds=rules.lock_timeout_s, strict=True
+        ):
+            yield
+    except TimeoutError as exc:
+        raise TimeoutError(
+            f"another promotion held '{rules.concurrency_limit}' for {rules.lock_timeout_s:.0f} s;"
+            f" if none is running, free it: prefect gcl reset {rules.concurrency_limit}"
+        ) from exc
+
+
+@task(
+    name="read-production",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=MLFLOW_RETRY_DELAYS,
+)
+def read_production(settings: Settings) -> Production:
+    client = tracking.connect(settings)
+    name = settings.mlflow.registered_model_name
+    version = registry.version_for_alias(client, name, settings.promotion.alias)
+    rollback_to = None
+    if version is not None:
+        rollback_to = registry.version_tags(client, name, version).get(ROLLBACK_TO_TAG) or None
+    get_run_logger().info(
+        "'%s' of %s: %s", settings.promotion.alias, name, f"v{version}" if version else "unset"
+    )
+    return Production(version, rollback_to)
+
+
+@task(
+    name="list-candidates",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=MLFLOW_RETRY_DELAYS,
+)
+def list_candidates(settings: Settings, only: str | None) -> list[str]:
+    """The newest registered versions (capped by `max_candidates`), or the one asked for."""
+    client = tracking.connect(settings)
+    name = settings.mlflow.registered_model_name
+    if only is not None:
+        client.get_model_version(name, only)  # fails loudly on an unknown version
+        return [only]
+    return registry.newest_versions(client, name, settings.promotion.max_candidates)
+
+
+@task(
+    name="score-versions", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=MLFLOW_RETRY_DELAYS
+)
+def score_versions(settings: Settings, versions: list[str], test: pd.DataFrame) -> list[Candidate]:
+    """Each version scored on the SAME held-out rows, and smoke-tested with a serving payload."""
+    tracking.connect(settings)
+    mlflow.set_tracking_uri(settings.tracking_uri())
+    mlflow.set_registry_uri(settings.tracking_uri())
+    payload = serving.serving_payload(test.head(settings.promotion.smoke_rows))
+    logger = get_run_logger()
+    scored = []
+    for version in dict.fromkeys(versions):
+        uri = f"models:/{settings.mlflow.registered_model_name}/{version}"
+        result = serving.score_registered_version(uri, test, payload)
+        logger.info(
+            "v%s on %d shared rows: rmse %.0f, smoke test %s",
+            version,
+            len(test),
+            result.metrics["rmse"],
+            result.smoke_error or "passed",
+        )
+        scored.append(Candidate(version, result.metrics, result.smoke_error))
+    return scored
+
+
+def _retry_unless_overwritten(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
+    """A mismatch after the move means another writer bypassed the lock: do not fight it."""
+    try:
+        state.result()
+    except registry.AliasMismatchError:
+        return False
+    except Exception:
+        return True
+    return True
+
+
+@task(
+    name="move-alias",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=MLFLOW_RETRY_DELAYS,
+    retry_condition_fn=_retry_unless_overwritten,
+)
+def move_alias(settings: Settings, decision: Decision, tags: dict[str, str]) -> None:
+    """Move, re-read (fails loudly on a mismatch), then record the move on the version."""
+    if decision.target is None:
+        raise ValueError("nothing to move")
+    client = tracking.connect(settings)
+    name = settings.mlflow.registered_model_name
+    registry.move_alias(client, name, settings.promotion.alias, decision.target)
+    registry.set_version_tags(client, name, decision.target, tags)
+    get_run_logger().info(
+        "'%s' of %s moved from %s to v%s (%s)",
+        settings.promotion.alias,
+        name,
+        f"v{decision.previous}" if decision.previous else "(unset)",
+        decision.target,
+        decision.action,
+    )
