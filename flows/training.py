@@ -72,38 +72,50 @@ def training_flow(
     logger = get_run_logger()
     logger.info("training %s on %s", _model_label(settings), settings.data.source)
 
-    check_tracking_server(settings)
-    fingerprint = fingerprint_source(settings.data.source, settings.data.download_timeout_s)
-    ingested = load_housing_data(settings.data.source, fingerprint,
-                                 settings.data.download_timeout_s)
+    source, timeout = settings.data.source, settings.data.download_timeout_s
+    fingerprint = fingerprint_source(source, timeout)
+    ingested = load_housing_data(source, fingerprint, timeout)
     clean = validate_housing_data(ingested, settings.data)
     parts = split_housing_data(clean, settings.split)
+    check_tracking_server(settings)  # before the costly steps: fail fast when MLflow is down
     fitted = train_model(parts.train, settings.model)
     evaluated = evaluate_model(fitted, parts.test, settings.thresholds)
 
     lineage = _lineage(settings, ingested.version, ingested.source)
     name = run_name or f"{_model_label(settings)}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
-    logged = log_and_register(settings, lineage, name, fitted.pipeline, parts.train, parts.test,
-                              evaluated)
+    logged = log_and_register(
+        settings, lineage, name, fitted.pipeline, parts.train, parts.test, evaluated
+    )
 
     result = evaluated.evaluation
     publish_report(
         key="housing-training-report",
         markdown=reports.training_report(
-            model_name=settings.mlflow.registered_model_name, family=settings.model.family,
-            metrics=result.metrics, checks=result.table(), passed=result.passed,
-            version=logged.registered_version, reused=logged.reused,
+            model_name=settings.mlflow.registered_model_name,
+            family=settings.model.family,
+            metrics=result.metrics,
+            checks=result.table(),
+            passed=result.passed,
+            version=logged.registered_version,
+            reused=logged.reused,
             link=reports.run_link(logged.tracking_uri, logged.experiment_id, logged.run_id),
-            data_version=ingested.version, notes=logged.notes,
+            data_version=ingested.version,
+            notes=logged.notes,
         ),
-        description=f"housing-training: {settings.model.family}, rmse {result.metrics['rmse']:,.0f}",
+        description=f"{settings.model.family}: rmse {result.metrics['rmse']:,.0f}",
     )
     if not result.passed:
         raise QualityGateError("model not registered: " + "; ".join(result.failures()))
     return TrainingSummary(
-        flow_run_id=str(flow_run.get_id() or ""), run_id=logged.run_id, experiment_id=logged.experiment_id,
-        registered_version=logged.registered_version, reused=logged.reused, passed=result.passed,
-        metrics=result.metrics, tracking_uri=logged.tracking_uri, data_version=ingested.version,
+        flow_run_id=str(flow_run.get_id() or ""),
+        run_id=logged.run_id,
+        experiment_id=logged.experiment_id,
+        registered_version=logged.registered_version,
+        reused=logged.reused,
+        passed=result.passed,
+        metrics=result.metrics,
+        tracking_uri=logged.tracking_uri,
+        data_version=ingested.version,
     )
 
 
@@ -128,12 +140,16 @@ def _model_label(settings: Settings) -> str:
 
 def _lineage(settings: Settings, data_version: str, source: str) -> Lineage:
     code = code_version()
-    config = {"model": settings.model.model_dump(mode="json"),
-              "split": settings.split.model_dump(mode="json"),
-              "thresholds": settings.thresholds.model_dump(mode="json")}
+    config = {
+        "model": settings.model.model_dump(mode="json"),
+        "split": settings.split.model_dump(mode="json"),
+        "thresholds": settings.thresholds.model_dump(mode="json"),
+    }
     return Lineage(
         training_key=training_key(data_version, code, config),
-        data_version=data_version, code_version=code, data_source=source,
+        data_version=data_version,
+        code_version=code,
+        data_source=source,
         flow_run_id=str(flow_run.get_id() or ""),
     )
 

@@ -123,10 +123,15 @@ def _numeric_problems(
     values = frame[name]
     if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         coerced = pd.to_numeric(values, errors="coerce")
-        bad = int((coerced.isna() & values.notna()).sum())
+        not_numeric = coerced.isna() & values.notna()
+        if not not_numeric.any():  # numbers held as text, or no rows at all: judge the numbers
+            return _numeric_problems(
+                frame.assign(**{name: coerced.astype("float64")}), name, low, high, nullable,
+                max_missing,
+            )
         return [
-            f"column '{name}': dtype {values.dtype}, expected numbers; "
-            f"{bad} row(s) are not numeric (e.g. {_examples(values[coerced.isna() & values.notna()])})"
+            f"column '{name}': dtype {values.dtype}, expected numbers; {int(not_numeric.sum())} "
+            f"row(s) are not numeric (e.g. {_examples(values[not_numeric])})"
         ]
     problems = []
     blanks = int(values.isna().sum())
@@ -165,7 +170,9 @@ def _examples(values: pd.Series, limit: int = 3) -> str:
     return ", ".join(repr(v) for v in values.drop_duplicates().head(limit).tolist())
 
 
-def source_fingerprint(source: str, timeout_s: float = 30.0, client: httpx.Client | None = None) -> str:
+def source_fingerprint(
+    source: str, timeout_s: float = 30.0, client: httpx.Client | None = None
+) -> str:
     """A cheap token that changes when the source's content changes; it keys the ingest cache.
 
     A file is hashed (milliseconds for this data). A URL is asked for its ETag or Last-Modified

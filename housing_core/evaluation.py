@@ -35,7 +35,9 @@ class Check:
 
     def describe(self) -> str:
         verdict = "passed" if self.passed else "FAILED"
-        return f"{self.metric} = {self.value:,.4g} (must be {self.rule} {self.limit:,.4g}): {verdict}"
+        return (
+            f"{self.metric} = {self.value:,.4g} (must be {self.rule} {self.limit:,.4g}): {verdict}"
+        )
 
 
 @dataclass(frozen=True)
@@ -53,8 +55,12 @@ class Evaluation:
 
     def table(self) -> list[dict[str, object]]:
         return [
-            {"metric": c.metric, "value": round(c.value, 4), "rule": f"{c.rule} {c.limit:g}",
-             "result": "pass" if c.passed else "FAIL"}
+            {
+                "metric": c.metric,
+                "value": round(c.value, 4),
+                "rule": f"{c.rule} {c.limit:g}",
+                "result": "pass" if c.passed else "FAIL",
+            }
             for c in self.checks
         ]
 

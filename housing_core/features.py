@@ -47,9 +47,7 @@ class RatioFeatures(BaseEstimator, TransformerMixin):  # type: ignore[misc]
 
 def build_preprocessor() -> ColumnTransformer:
     """Impute and scale every numeric column, impute and one-hot encode `ocean_proximity`."""
-    numeric = Pipeline(
-        [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
-    )
+    numeric = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
     categorical = Pipeline(
         [
             ("impute", SimpleImputer(strategy="most_frequent")),

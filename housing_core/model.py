@@ -26,11 +26,11 @@ from housing_core.settings import (
 
 def clipped_expm1(values: np.ndarray) -> np.ndarray:
     """Back from log(1 + price) to dollars, inside the range the data can hold."""
-    return np.clip(np.expm1(values), 0.0, PRICE_CAP)
+    return np.asarray(np.clip(np.expm1(values), 0.0, PRICE_CAP))
 
 
 def clip_price(values: np.ndarray) -> np.ndarray:
-    return np.clip(values, 0.0, PRICE_CAP)
+    return np.asarray(np.clip(values, 0.0, PRICE_CAP))
 
 
 def identity(values: np.ndarray) -> np.ndarray:
@@ -42,7 +42,9 @@ def build_pipeline(config: ModelConfig) -> Pipeline:
     steps: list[tuple[str, object]] = [("ratios", RatioFeatures())]
     steps += _feature_steps(config.features, config.random_state)
     steps.append(("preprocess", build_preprocessor()))
-    target_in, target_out = (np.log1p, clipped_expm1) if config.log_target else (identity, clip_price)
+    target_in, target_out = (
+        (np.log1p, clipped_expm1) if config.log_target else (identity, clip_price)
+    )
     regressor = TransformedTargetRegressor(
         regressor=_estimator(config),
         func=target_in,

@@ -46,8 +46,12 @@ def register_version(
     if existing:
         return min(existing, key=lambda v: int(v.version))
     client.create_model_version(
-        name, source=f"models:/{model_id}", run_id=run_id, tags=tags,
-        description=description, model_id=model_id,
+        name,
+        source=f"models:/{model_id}",
+        run_id=run_id,
+        tags=tags,
+        description=description,
+        model_id=model_id,
     )
     versions = sorted(
         client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'"),

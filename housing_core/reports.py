@@ -42,8 +42,10 @@ def training_report(
             outcome += " (identical training: nothing new logged)"
     else:
         outcome = "no version registered"
-    metric_rows = [{"metric": k, "value": f"{v:,.4f}" if k in ("r2", "mape") else f"{v:,.0f}"}
-                   for k, v in metrics.items()]
+    metric_rows = [
+        {"metric": k, "value": f"{v:,.4f}" if k in ("r2", "mape") else f"{v:,.0f}"}
+        for k, v in metrics.items()
+    ]
     parts = [
         f"# Training: {family}",
         f"{verdict}; {outcome}.",

@@ -36,7 +36,7 @@ def _canonical(value: object) -> str:
     return str(value)
 
 
-def test_mask(frame: pd.DataFrame, test_fraction: float, salt: str) -> np.ndarray:
+def held_out_mask(frame: pd.DataFrame, test_fraction: float, salt: str) -> np.ndarray:
     """True for the rows on the held-out side."""
     cut = int(test_fraction * _BUCKETS)
     key = salt.encode()
@@ -48,7 +48,7 @@ def test_mask(frame: pd.DataFrame, test_fraction: float, salt: str) -> np.ndarra
 
 
 def split_frame(frame: pd.DataFrame, test_fraction: float = 0.2, salt: str = "housing-v1") -> Split:
-    mask = test_mask(frame, test_fraction, salt)
+    mask = held_out_mask(frame, test_fraction, salt)
     return Split(
         train=frame.loc[~mask].reset_index(drop=True),
         test=frame.loc[mask].reset_index(drop=True),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,21 +121,34 @@ def ensure_experiment(client: MlflowClient, settings: Settings) -> str:
         return str(experiment.experiment_id)
 
 
-def fail_stale_runs(client: MlflowClient, experiment_id: str, training_key: str) -> list[str]:
-    """Mark FAILED the runs of this training left RUNNING by a crash or a dead server."""
-    stale = client.search_runs(
-        [experiment_id],
-        filter_string=f"attributes.status = 'RUNNING' and tags.`{TRAINING_KEY_TAG}` = '{training_key}'",
-    )
-    for run in stale:
-        client.set_terminated(run.info.run_id, status="FAILED")
-    return [run.info.run_id for run in stale]
+def fail_orphaned_runs(
+    client: MlflowClient, experiment_id: str, owner_is_gone: Callable[[str], bool]
+) -> list[str]:
+    """Mark FAILED the runs left RUNNING by a crash or a dead server.
+
+    A run is orphaned when the flow run named in its `prefect.flow_run_id` tag has ended;
+    `owner_is_gone` answers that (the orchestrator is injected: this module stays pure).
+    """
+    running = client.search_runs([experiment_id], filter_string="attributes.status = 'RUNNING'")
+    orphans = [
+        run.info.run_id
+        for run in running
+        if run.data.tags.get("prefect.flow_run_id")
+        and owner_is_gone(run.data.tags["prefect.flow_run_id"])
+    ]
+    for run_id in orphans:
+        client.set_terminated(run_id, status="FAILED")
+    return orphans
+
+
+def _status_and_key(status: str, training_key: str) -> str:
+    return f"attributes.status = '{status}' and tags.`{TRAINING_KEY_TAG}` = '{training_key}'"
 
 
 def find_finished_run(client: MlflowClient, experiment_id: str, training_key: str) -> str | None:
     runs = client.search_runs(
         [experiment_id],
-        filter_string=f"attributes.status = 'FINISHED' and tags.`{TRAINING_KEY_TAG}` = '{training_key}'",
+        filter_string=_status_and_key("FINISHED", training_key),
         order_by=["attributes.start_time ASC"],
         max_results=1,
     )
@@ -152,21 +165,31 @@ def log_training(
     test: pd.DataFrame,
     evaluation: Evaluation,
     importance: pd.DataFrame,
+    owner_is_gone: Callable[[str], bool] = lambda flow_run_id: False,
 ) -> LoggedTraining:
     """Log one training and register it if it passed its checks; a repeat logs nothing new."""
     uri = settings.tracking_uri()
     experiment_id = ensure_experiment(client, settings)
-    notes = [f"marked stale run {r} FAILED" for r in
-             fail_stale_runs(client, experiment_id, lineage.training_key)]
+    notes = [
+        f"marked stale run {r} FAILED"
+        for r in fail_orphaned_runs(client, experiment_id, owner_is_gone)
+    ]
     name = settings.mlflow.registered_model_name
     existing_run = find_finished_run(client, experiment_id, lineage.training_key)
     if existing_run is not None:
         version = find_version_by_training_key(client, name, lineage.training_key)
         if version is not None or not evaluation.passed:
-            notes.append(f"identical training already logged as run {existing_run}; nothing new logged")
+            notes.append(
+                f"identical training already logged as run {existing_run}; nothing new logged"
+            )
             return LoggedTraining(
-                existing_run, experiment_id, version.source if version else None,
-                str(version.version) if version else None, True, uri, notes,
+                existing_run,
+                experiment_id,
+                version.source if version else None,
+                str(version.version) if version else None,
+                True,
+                uri,
+                notes,
             )
     run = client.create_run(experiment_id, run_name=run_name, tags=lineage.tags())
     run_id = run.info.run_id
@@ -175,20 +198,23 @@ def log_training(
         _log_dataset(client, run_id, train, test, lineage)
         _log_evaluation_artifacts(client, run_id, model, test, evaluation, importance)
         model_uri = _log_model(uri, run_id, model, train)
-        version = None
+        registered_version: str | None = None
         if evaluation.passed:
             registered = register_version(
-                client, name, model_uri.removeprefix("models:/"), run_id,
+                client,
+                name,
+                model_uri.removeprefix("models:/"),
+                run_id,
                 tags={**lineage.tags(), **_metric_tags(evaluation)},
-                description=f"run {run_id}: " + ", ".join(
-                    f"{k}={v:,.4g}" for k, v in evaluation.metrics.items()),
+                description=f"run {run_id}: "
+                + ", ".join(f"{k}={v:,.4g}" for k, v in evaluation.metrics.items()),
             )
-            version = str(registered.version)
-            client.set_tag(run_id, "housing.registered_version", str(version))
+            registered_version = str(registered.version)
+            client.set_tag(run_id, "housing.registered_version", registered_version)
         else:
             notes.append("checks failed, model not registered: " + "; ".join(evaluation.failures()))
         client.set_terminated(run_id, status="FINISHED")
-    return LoggedTraining(run_id, experiment_id, model_uri, version, False, uri, notes)
+    return LoggedTraining(run_id, experiment_id, model_uri, registered_version, False, uri, notes)
 
 
 @contextmanager
@@ -196,20 +222,27 @@ def _fail_run_on_error(client: MlflowClient, run_id: str) -> Iterator[None]:
     try:
         yield
     except BaseException:
-        try:
+        # The server may be what failed; then the next run of this training sweeps it.
+        with suppress(Exception):
             client.set_terminated(run_id, status="FAILED")
-        except Exception:  # the server may be the thing that failed; the next run sweeps it
-            pass
         raise
 
 
 def _log_params_metrics(
-    client: MlflowClient, run_id: str, settings: Settings, evaluation: Evaluation,
-    n_train: int, n_test: int,
+    client: MlflowClient,
+    run_id: str,
+    settings: Settings,
+    evaluation: Evaluation,
+    n_train: int,
+    n_test: int,
 ) -> None:
-    params = flatten({"model": settings.model.model_dump(mode="json"),
-                      "split": settings.split.model_dump(mode="json"),
-                      "thresholds": settings.thresholds.model_dump(mode="json")})
+    params = flatten(
+        {
+            "model": settings.model.model_dump(mode="json"),
+            "split": settings.split.model_dump(mode="json"),
+            "thresholds": settings.thresholds.model_dump(mode="json"),
+        }
+    )
     params.update({"n_train_rows": str(n_train), "n_test_rows": str(n_test)})
     metrics = [Metric(k, v, _now_ms(), 0) for k, v in evaluation.metrics.items()]
     metrics.append(Metric("checks_passed", float(evaluation.passed), _now_ms(), 0))
@@ -217,8 +250,10 @@ def _log_params_metrics(
         run_id,
         metrics=metrics,
         params=[Param(k, v) for k, v in params.items()],
-        tags=[RunTag("housing.model_family", settings.model.family),
-              RunTag("housing.checks", "passed" if evaluation.passed else "failed")],
+        tags=[
+            RunTag("housing.model_family", settings.model.family),
+            RunTag("housing.checks", "passed" if evaluation.passed else "failed"),
+        ],
     )
 
 
@@ -228,26 +263,43 @@ def _log_dataset(
     for context, frame in (("training", train), ("evaluation", test)):
         with warnings.catch_warnings():  # a local path matches two equivalent source types
             warnings.simplefilter("ignore", UserWarning)
-            dataset = mlflow.data.from_pandas(
-                frame, source=lineage.data_source, targets=TARGET, name=f"housing-{context}",
+            dataset = mlflow.data.from_pandas(  # type: ignore[attr-defined]
+                frame,
+                source=lineage.data_source,
+                targets=TARGET,
+                name=f"housing-{context}",
                 digest=lineage.data_version[:32],
             )
-        client.log_inputs(run_id, datasets=[DatasetInput(
-            dataset._to_mlflow_entity(), tags=[InputTag("mlflow.data.context", context)],
-        )])
+        client.log_inputs(
+            run_id,
+            datasets=[
+                DatasetInput(
+                    dataset._to_mlflow_entity(),
+                    tags=[InputTag("mlflow.data.context", context)],
+                )
+            ],
+        )
 
 
 def _log_evaluation_artifacts(
-    client: MlflowClient, run_id: str, model: Pipeline, test: pd.DataFrame,
-    evaluation: Evaluation, importance: pd.DataFrame,
+    client: MlflowClient,
+    run_id: str,
+    model: Pipeline,
+    test: pd.DataFrame,
+    evaluation: Evaluation,
+    importance: pd.DataFrame,
 ) -> None:
     actual = test[TARGET].to_numpy()
     figure = predicted_vs_actual(actual, predict(model, test), "Held-out rows")
     client.log_figure(run_id, figure, "plots/predicted_vs_actual.png")
     client.log_figure(run_id, importance_bars(importance), "plots/feature_importance.png")
     client.log_text(run_id, importance.to_csv(index=False), "evaluation/feature_importance.csv")
-    report = {"metrics": evaluation.metrics, "checks": evaluation.table(),
-              "passed": evaluation.passed, "n_rows": evaluation.n_rows}
+    report = {
+        "metrics": evaluation.metrics,
+        "checks": evaluation.table(),
+        "passed": evaluation.passed,
+        "n_rows": evaluation.n_rows,
+    }
     client.log_text(run_id, json.dumps(report, indent=2), "evaluation/report.json")
 
 
@@ -263,8 +315,12 @@ def _log_model(tracking_uri: str, run_id: str, model: Pipeline, train: pd.DataFr
     mlflow.set_tracking_uri(tracking_uri)
     with mlflow.start_run(run_id=run_id, nested=mlflow.active_run() is not None):
         info = mlflow.sklearn.log_model(
-            model, name="model", signature=signature, input_example=example,
-            serialization_format="cloudpickle", code_paths=[str(_PACKAGE_DIR)],
+            model,
+            name="model",
+            signature=signature,
+            input_example=example,
+            serialization_format="cloudpickle",
+            code_paths=[str(_PACKAGE_DIR)],
         )
     return str(info.model_uri)
 

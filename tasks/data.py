@@ -26,28 +26,41 @@ class IngestedData:
         return self.version
 
 
-@task(name="fingerprint-source", cache_policy=NO_CACHE, retries=3,
-      retry_delay_seconds=NETWORK_RETRY_DELAYS, retry_condition_fn=retry_unless_bad_data)
+@task(
+    name="fingerprint-source",
+    cache_policy=NO_CACHE,
+    retries=3,
+    retry_delay_seconds=NETWORK_RETRY_DELAYS,
+    retry_condition_fn=retry_unless_bad_data,
+)
 def fingerprint_source(source: str, timeout_s: float) -> str:
     """Never cached: it is what tells the ingest cache that the data changed."""
     return data.source_fingerprint(source, timeout_s)
 
 
-@task(name="load-housing-data", cache_policy=STEP_CACHE, persist_result=True, retries=3,
-      retry_delay_seconds=NETWORK_RETRY_DELAYS, retry_condition_fn=retry_unless_bad_data)
+@task(
+    name="load-housing-data",
+    cache_policy=STEP_CACHE,
+    persist_result=True,
+    retries=3,
+    retry_delay_seconds=NETWORK_RETRY_DELAYS,
+    retry_condition_fn=retry_unless_bad_data,
+)
 def load_housing_data(source: str, fingerprint: str, timeout_s: float) -> IngestedData:
     raw = data.read_source(source, timeout_s)
     frame = data.parse_csv(raw)
-    get_run_logger().info("ingested %d rows from %s (data version %s)", len(frame), source,
-                          raw.version[:12])
+    get_run_logger().info(
+        "ingested %d rows from %s (data version %s)", len(frame), source, raw.version[:12]
+    )
     return IngestedData(frame, raw.version, source)
 
 
 @task(name="validate-housing-data", cache_policy=STEP_CACHE, persist_result=True)
 def validate_housing_data(ingested: IngestedData, rules: DataSettings) -> pd.DataFrame:
     """Bad data raises DataValidationError listing every broken rule; it is never retried."""
-    clean = data.validate(ingested.frame, rules.min_rows, rules.max_missing_fraction,
-                          ingested.source)
+    clean = data.validate(
+        ingested.frame, rules.min_rows, rules.max_missing_fraction, ingested.source
+    )
     get_run_logger().info("validated %d rows: every contract check passed", len(clean))
     return clean
 
@@ -55,6 +68,9 @@ def validate_housing_data(ingested: IngestedData, rules: DataSettings) -> pd.Dat
 @task(name="split-housing-data", cache_policy=STEP_CACHE, persist_result=True)
 def split_housing_data(clean: pd.DataFrame, settings: SplitSettings) -> split.Split:
     parts = split.split_frame(clean, settings.test_fraction, settings.salt)
-    get_run_logger().info("split into %d training and %d held-out rows (hash-stable)",
-                          len(parts.train), len(parts.test))
+    get_run_logger().info(
+        "split into %d training and %d held-out rows (hash-stable)",
+        len(parts.train),
+        len(parts.test),
+    )
     return parts

@@ -35,8 +35,9 @@ class EvaluatedModel:
 def train_model(train: pd.DataFrame, config: ModelConfig) -> TrainedModel:
     started = time.perf_counter()
     fitted = model.train_model(train, config)
-    get_run_logger().info("trained %s on %d rows in %.1f s", config.family, len(train),
-                          time.perf_counter() - started)
+    get_run_logger().info(
+        "trained %s on %d rows in %.1f s", config.family, len(train), time.perf_counter() - started
+    )
     token = hash_objects(frame_token(train), config.model_dump(mode="json"), code_version())
     return TrainedModel(fitted, str(token))
 

@@ -9,7 +9,7 @@ from prefect.client.schemas.objects import State, TaskRun
 
 from housing_core.data import DataValidationError
 
-NETWORK_RETRY_DELAYS = [2, 5, 15]
+NETWORK_RETRY_DELAYS: list[float] = [2, 5, 15]
 
 
 def retry_unless_bad_data(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:

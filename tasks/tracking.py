@@ -2,21 +2,41 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 import pandas as pd
-from prefect import task
+from prefect import get_client, task
 from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import ObjectNotFound
 from prefect.logging import get_run_logger
+from prefect.runtime import flow_run
 from sklearn.pipeline import Pipeline
 
 from housing_core import tracking
 from housing_core.settings import Settings
 from tasks.modeling import EvaluatedModel
 
-MLFLOW_RETRY_DELAYS = [2, 5]
+MLFLOW_RETRY_DELAYS: list[float] = [2, 5]
 
 
-@task(name="check-tracking-server", cache_policy=NO_CACHE, retries=2,
-      retry_delay_seconds=MLFLOW_RETRY_DELAYS)
+def flow_run_has_ended(flow_run_id: str) -> bool:
+    """True when the Prefect flow run that owns an MLflow run is final or unknown here."""
+    if flow_run_id == str(flow_run.get_id()):
+        return False
+    with get_client(sync_client=True) as client:
+        try:
+            state = client.read_flow_run(UUID(flow_run_id)).state
+        except (ObjectNotFound, ValueError):
+            return True
+    return state is None or state.is_final()
+
+
+@task(
+    name="check-tracking-server",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=MLFLOW_RETRY_DELAYS,
+)
 def check_tracking_server(settings: Settings) -> str:
     """Fail in seconds, before any training, when MLflow is down; names the URI."""
     tracking.connect(settings)
@@ -25,8 +45,12 @@ def check_tracking_server(settings: Settings) -> str:
     return uri
 
 
-@task(name="log-and-register", cache_policy=NO_CACHE, retries=2,
-      retry_delay_seconds=MLFLOW_RETRY_DELAYS)
+@task(
+    name="log-and-register",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=MLFLOW_RETRY_DELAYS,
+)
 def log_and_register(
     settings: Settings,
     lineage: tracking.Lineage,
@@ -38,12 +62,26 @@ def log_and_register(
 ) -> tracking.LoggedTraining:
     """Idempotent: the same training (data, code, config) is logged and registered once."""
     client = tracking.connect(settings)
-    logged = tracking.log_training(client, settings, lineage, run_name, fitted, train, test,
-                                   evaluated.evaluation, evaluated.importance)
+    logged = tracking.log_training(
+        client,
+        settings,
+        lineage,
+        run_name,
+        fitted,
+        train,
+        test,
+        evaluated.evaluation,
+        evaluated.importance,
+        owner_is_gone=flow_run_has_ended,
+    )
     logger = get_run_logger()
     for note in logged.notes:
         logger.info(note)
     if logged.registered_version:
-        logger.info("model version %s of %s (run %s)", logged.registered_version,
-                    settings.mlflow.registered_model_name, logged.run_id)
+        logger.info(
+            "model version %s of %s (run %s)",
+            logged.registered_version,
+            settings.mlflow.registered_model_name,
+            logged.run_id,
+        )
     return logged

@@ -58,32 +58,40 @@ class FlowEnv:
     prefect_api: str
 
     def with_(self, **changes: str) -> FlowEnv:
-        return FlowEnv({**self.env, **changes}, self.model_name, self.experiment_name,
-                       self.tracking_uri, self.prefect_api)
+        return FlowEnv(
+            {**self.env, **changes},
+            self.model_name,
+            self.experiment_name,
+            self.tracking_uri,
+            self.prefect_api,
+        )
 
 
 @pytest.fixture
-def flow_env(tmp_path: Path, data_source: str, mlflow_server: servers.Server,
-             prefect_server: servers.Server) -> FlowEnv:
+def flow_env(
+    tmp_path: Path, data_source: str, mlflow_server: servers.Server, prefect_server: servers.Server
+) -> FlowEnv:
     suffix = uuid.uuid4().hex[:8]
     model_name = f"housing_price_predictor_{suffix}"
     experiment = f"housing_price_prediction_{suffix}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HOUSING_", "MLFLOW_"))}
-    env.update({
-        "PREFECT_API_URL": prefect_server.url,
-        "PREFECT_HOME": str(tmp_path / "prefect-home"),
-        "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(tmp_path / "results"),
-        "PREFECT_LOGGING_LEVEL": "INFO",
-        "MLFLOW_TRACKING_URI": mlflow_server.url,
-        "HOUSING_DATA__SOURCE": data_source,
-        "HOUSING_MLFLOW__REGISTERED_MODEL_NAME": model_name,
-        "HOUSING_MLFLOW__EXPERIMENT_NAME": experiment,
-        "HOUSING_STATE_DIR": str(tmp_path / "state"),
-        # small and quick: these tests are about the plumbing, not the model's quality
-        "HOUSING_MODEL__FAMILY": "random_forest",
-        "HOUSING_MODEL__N_ESTIMATORS": "20",
-        "HOUSING_MODEL__MAX_DEPTH": "12",
-    })
+    env.update(
+        {
+            "PREFECT_API_URL": prefect_server.url,
+            "PREFECT_HOME": str(tmp_path / "prefect-home"),
+            "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(tmp_path / "results"),
+            "PREFECT_LOGGING_LEVEL": "INFO",
+            "MLFLOW_TRACKING_URI": mlflow_server.url,
+            "HOUSING_DATA__SOURCE": data_source,
+            "HOUSING_MLFLOW__REGISTERED_MODEL_NAME": model_name,
+            "HOUSING_MLFLOW__EXPERIMENT_NAME": experiment,
+            "HOUSING_STATE_DIR": str(tmp_path / "state"),
+            # small and quick: these tests are about the plumbing, not the model's quality
+            "HOUSING_MODEL__FAMILY": "random_forest",
+            "HOUSING_MODEL__N_ESTIMATORS": "20",
+            "HOUSING_MODEL__MAX_DEPTH": "12",
+        }
+    )
     return FlowEnv(env, model_name, experiment, mlflow_server.url, prefect_server.url)
 
 
@@ -102,8 +110,12 @@ class FlowResult:
 def run_training(flow_env: FlowEnv, timeout: float = 300) -> FlowResult:
     """`python -m flows.training` in a fresh process, as a user runs it."""
     done = subprocess.run(
-        [sys.executable, "-m", "flows.training"], cwd=REPO, env=flow_env.env,
-        capture_output=True, text=True, timeout=timeout,
+        [sys.executable, "-m", "flows.training"],
+        cwd=REPO,
+        env=flow_env.env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     return FlowResult(done.returncode, done.stdout, done.stderr)
 

@@ -45,12 +45,20 @@ class Server:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
 
-def start(name: str, command: list[str], env: dict[str, str], health_url: str, log: Path,
-          base_url: str, timeout: float = 120.0) -> Server:
+def start(
+    name: str,
+    command: list[str],
+    env: dict[str, str],
+    health_url: str,
+    log: Path,
+    base_url: str,
+    timeout: float = 120.0,
+) -> Server:
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     server = Server(name, base_url, process, log)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -71,10 +79,18 @@ def start_mlflow(root: Path, port: int | None = None) -> Server:
     root.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     command = [
-        str(BIN / "mlflow"), "server",
-        "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
-        "--artifacts-destination", str(root / "artifacts"),
-        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        str(BIN / "mlflow"),
+        "server",
+        "--backend-store-uri",
+        f"sqlite:///{root / 'mlflow.db'}",
+        "--artifacts-destination",
+        str(root / "artifacts"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
     ]
     url = f"http://127.0.0.1:{port}"
     return start("mlflow", command, env, f"{url}/health", root / "mlflow-server.log", url)
@@ -91,7 +107,15 @@ def start_prefect(home: Path, port: int | None = None) -> Server:
         "PREFECT_SERVER_API_PORT": str(port),
     }
     env.pop("PREFECT_API_URL", None)
-    command = [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1",
-               "--port", str(port), "--analytics-off"]
+    command = [
+        str(BIN / "prefect"),
+        "server",
+        "start",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--analytics-off",
+    ]
     url = f"http://127.0.0.1:{port}/api"
     return start("prefect", command, env, f"{url}/health", home / "prefect-server.log", url)

@@ -1,4 +1,4 @@
-"""housing-training against a real MLflow server and a real Prefect server, run as a user runs it."""
+"""housing-training against real MLflow and Prefect servers, run as a user runs it."""
 
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ def test_first_run_logs_everything_and_registers_a_version(flow_env: FlowEnv) ->
     contexts = {i.tags[0].value for i in run.inputs.dataset_inputs}
     assert contexts == {"training", "evaluation"}
     assert {i.dataset.digest for i in run.inputs.dataset_inputs} == {
-        str(summary["data_version"])[:32]}
+        str(summary["data_version"])[:32]
+    }
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
     assert artifacts == {"plots/predicted_vs_actual.png", "plots/feature_importance.png"}
 
@@ -60,7 +61,8 @@ def test_identical_rerun_is_cached_and_registers_nothing_new(flow_env: FlowEnv) 
     assert second["reused"] is True
     assert second["run_id"] == first["run_id"]
     versions = MlflowClient(flow_env.tracking_uri).search_model_versions(
-        f"name = '{flow_env.model_name}'")
+        f"name = '{flow_env.model_name}'"
+    )
     assert len(versions) == 1
 
 

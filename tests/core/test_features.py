@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from housing_core.features import RatioFeatures, build_preprocessor
+from housing_core.schemas import FEATURE_COLUMNS
+
+
+def test_ratio_features_are_added(rows: pd.DataFrame) -> None:
+    out = RatioFeatures().fit_transform(rows)
+
+    assert out.loc[0, "rooms_per_household"] == pytest.approx(880 / 126)
+    assert out.loc[0, "bedrooms_per_room"] == pytest.approx(129 / 880)
+    assert out.loc[0, "population_per_household"] == pytest.approx(322 / 126)
+    assert np.isnan(out.loc[1, "bedrooms_per_room"])  # blank bedrooms stay blank for the imputer
+
+
+def test_zero_denominator_gives_a_blank_not_infinity(rows: pd.DataFrame) -> None:
+    rows.loc[0, "households"] = 0.0
+
+    out = RatioFeatures().fit_transform(rows)
+
+    assert np.isnan(out.loc[0, "rooms_per_household"])
+
+
+def test_missing_input_column_is_named(rows: pd.DataFrame) -> None:
+    with pytest.raises(ValueError, match="households"):
+        RatioFeatures().fit_transform(rows.drop(columns=["households"]))
+
+
+def test_preprocessor_imputes_scales_and_one_hot_encodes(rows: pd.DataFrame) -> None:
+    features = RatioFeatures().fit_transform(rows[list(FEATURE_COLUMNS)])
+
+    out = build_preprocessor().fit(features)
+    matrix = out.transform(features)
+
+    names = list(out.get_feature_names_out())
+    assert "ocean_proximity_INLAND" in names and "bedrooms_per_room" in names
+    assert not np.isnan(matrix).any()
+    assert matrix[:, names.index("ocean_proximity_NEAR BAY")].tolist() == [1.0, 0.0, 0.0]

@@ -1,0 +1,150 @@
+"""Bad data and a dead tracking server: clear failures, nothing half-done, then recovery."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from tests import servers
+from tests.conftest import REPO, FlowEnv, run_training, task_states
+
+BAD_DATA = {
+    "missing-column": (
+        lambda f: f.drop(columns=["median_income"]),
+        "missing column 'median_income'",
+    ),
+    "wrong-dtype": (
+        lambda f: f.assign(households=f["households"].astype(object).where(f.index % 7 != 0, "x")),
+        "column 'households': dtype",
+    ),
+    "unknown-category": (
+        lambda f: f.assign(ocean_proximity=f["ocean_proximity"].replace("ISLAND", "MOON")),
+        "unknown categories 'MOON'",
+    ),
+    "out-of-range": (
+        lambda f: f.assign(latitude=f["latitude"].where(f.index >= 3, 99.0)),
+        "column 'latitude': 3 row(s) outside [32, 42.5]",
+    ),
+    "too-few-rows": (lambda f: f.head(50), "too few rows: 50 < the minimum of 1000"),
+    "empty-file": (None, "the file is empty"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_DATA))
+def test_bad_data_fails_naming_the_problem_and_registers_nothing(
+    flow_env: FlowEnv, tmp_path: Path, case: str
+) -> None:
+    # given a broken copy of the data set
+    change, expected = BAD_DATA[case]
+    path = tmp_path / f"{case}.csv"
+    if change is None:
+        path.write_text("")
+    else:
+        change(pd.read_csv(flow_env.env["HOUSING_DATA__SOURCE"])).to_csv(path, index=False)
+
+    # when the flow runs on it
+    result = run_training(flow_env.with_(HOUSING_DATA__SOURCE=str(path)))
+
+    # then it fails at validation, says what is wrong, and MLflow has no run and no version
+    assert result.returncode == 1
+    assert "DataValidationError" in result.stderr and expected in result.stderr
+    client = MlflowClient(flow_env.tracking_uri)
+    assert client.search_model_versions(f"name = '{flow_env.model_name}'") == []
+    experiment = client.get_experiment_by_name(flow_env.experiment_name)
+    assert experiment is None or client.search_runs([experiment.experiment_id]) == []
+
+
+def test_unreachable_mlflow_fails_fast_naming_the_uri_then_a_rerun_reuses_the_data_steps(
+    flow_env: FlowEnv,
+) -> None:
+    dead = f"http://127.0.0.1:{servers.free_port()}"
+
+    started = time.monotonic()
+    result = run_training(flow_env.with_(MLFLOW_TRACKING_URI=dead))
+    elapsed = time.monotonic() - started
+
+    assert result.returncode == 1
+    assert f"MLflow tracking server at {dead} is unreachable" in result.stderr
+    assert elapsed < 120, f"took {elapsed:.0f} s"
+
+    rerun = run_training(flow_env).summary
+
+    states = task_states(flow_env.prefect_api, str(rerun["flow_run_id"]))
+    assert {t for t, s in states.items() if s == "Cached"} == {
+        "load-housing-data",
+        "validate-housing-data",
+        "split-housing-data",
+    }
+    assert rerun["registered_version"] == "1"
+
+
+def test_server_dying_mid_run_leaves_no_run_running_after_the_rerun(
+    flow_env: FlowEnv, tmp_path: Path
+) -> None:
+    # given a tracking server of this test's own, killed while the run is being logged
+    root = tmp_path / "own-mlflow"
+    port = servers.free_port()
+    server = servers.start_mlflow(root, port)
+    env = flow_env.with_(MLFLOW_TRACKING_URI=server.url)
+    client = MlflowClient(server.url)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flows.training"],
+        cwd=REPO,
+        env=env.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        running = _wait_for_running_run(client, flow_env.experiment_name, process)
+        server.stop(timeout=5)
+        started = time.monotonic()
+        _, stderr = process.communicate(timeout=300)
+        elapsed = time.monotonic() - started
+    finally:
+        process.kill()
+        server.stop()
+
+    # then the flow fails within bounds, naming the server
+    assert process.returncode == 1
+    assert server.url in stderr
+    assert elapsed < 180, f"took {elapsed:.0f} s to give up"
+
+    # when the server is back and the flow re-runs
+    server = servers.start_mlflow(root, port)
+    try:
+        rerun = run_training(env).summary
+        runs = client.search_runs(
+            [client.get_experiment_by_name(flow_env.experiment_name).experiment_id]
+        )
+    finally:
+        server.stop()
+
+    # then the stale run is FAILED, the new one FINISHED, and the upstream steps were reused
+    statuses = {r.info.run_id: r.info.status for r in runs}
+    assert statuses[running] == "FAILED"
+    assert statuses[str(rerun["run_id"])] == "FINISHED"
+    assert "RUNNING" not in statuses.values()
+    states = task_states(flow_env.prefect_api, str(rerun["flow_run_id"]))
+    assert states["train-model"] == "Cached" and states["split-housing-data"] == "Cached"
+
+
+def _wait_for_running_run(
+    client: MlflowClient, experiment: str, process: subprocess.Popen[str]
+) -> str:
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "flow ended before its run was seen RUNNING"
+        found = client.get_experiment_by_name(experiment)
+        if found is not None:
+            runs = client.search_runs([found.experiment_id], "attributes.status = 'RUNNING'")
+            if runs:
+                return runs[0].info.run_id
+        time.sleep(0.1)
+    raise AssertionError("no RUNNING run appeared")
