@@ -62,6 +62,9 @@ def _feature_steps(features: FeatureSettings, random_state: int) -> list[tuple[s
     if features.neighbours:
         neighbours = NeighbourTargetFeatures(
             ks=features.neighbour_ks,
+            income_k=features.neighbour_income_k,
+            density_k=features.neighbour_density_k,
+            smoothing_km=features.neighbour_smoothing_km,
             n_splits=features.neighbour_folds,
             random_state=random_state,
         )

@@ -52,6 +52,10 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
     - ``nbr_income_k<income_k>``: plain mean ``median_income`` of the ``income_k`` nearest;
     - ``income_rel_nbr_k<income_k>``: the row's own ``median_income`` divided by that mean
       (NaN when the row's income is NaN);
+    - ``nbr_income_adjusted_log_value_k<income_k>`` when ``income_adjusted``: the row's own
+      log income plus the neighbours' weighted mean of (log price - log income), i.e. what
+      the row would be worth at its neighbourhood's price-to-income ratio; trees cannot form
+      that product of two features themselves (NaN when the row's income is NaN);
     - ``nbr_dist_k<density_k>_km``: distance to the ``density_k``-th nearest training row, a
       measure of how dense (urban) the area is, when ``density_k`` is set.
 
@@ -177,8 +181,8 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
                 columns.append(own_income / neighbour_income)
             if self.income_adjusted:
                 neighbour_income_k = reference.income[indices[:, :k]]
-                gap = reference.log_target[indices[:, :k]] - np.log(neighbour_income_k)
-                columns.append(np.log(own_income) + _weighted_nan_mean(gap, weights[:, :k]))
+                gap = reference.log_target[indices[:, :k]] - _log_or_nan(neighbour_income_k)
+                columns.append(_log_or_nan(own_income) + _weighted_nan_mean(gap, weights[:, :k]))
         if self.density_k is not None:
             columns.append(distances[:, min(self.density_k, k_max) - 1])
         return np.column_stack(columns)
@@ -233,3 +237,9 @@ def _weighted_nan_mean(values: FloatArray, weights: FloatArray) -> FloatArray:
     total = np.where(present, values * weights, 0.0).sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.asarray(np.where(total_weight > 0, total / total_weight, np.nan))
+
+
+def _log_or_nan(values: FloatArray) -> FloatArray:
+    """Natural log, with NaN (not -inf) for a zero income so that it counts as missing."""
+    positive = values > 0
+    return np.asarray(np.where(positive, np.log(np.where(positive, values, 1.0)), np.nan))

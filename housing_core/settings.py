@@ -51,12 +51,15 @@ class FeatureSettings(_Frozen):
         True, description="cross-fitted values and incomes of the nearest block groups"
     )
     rotation_angles: tuple[float, ...] = (15.0, 30.0, 45.0, 60.0, 75.0)
-    neighbour_ks: tuple[int, ...] = (5, 10, 25, 50)
+    neighbour_ks: tuple[int, ...] = (5, 15, 50)
+    neighbour_income_k: int | None = Field(15, ge=1)
+    neighbour_density_k: int | None = Field(15, ge=1)
+    neighbour_smoothing_km: float = Field(1.0, gt=0)
     neighbour_folds: int = Field(5, ge=2)
 
 
 class _ModelBase(_Frozen):
-    log_target: bool = Field(True, description="fit log(price), predict clipped exp")
+    log_target: bool = Field(False, description="fit log(price), predict clipped exp")
     random_state: int = 42
 
 
@@ -66,10 +69,10 @@ class HistGradientBoostingConfig(_ModelBase):
     family: Literal["hist_gradient_boosting"] = "hist_gradient_boosting"
     features: FeatureSettings = FeatureSettings()
     learning_rate: float = Field(0.08, gt=0, le=1)
-    max_iter: int = Field(600, ge=1)
-    max_leaf_nodes: int | None = Field(48, ge=2)
+    max_iter: int = Field(300, ge=1)
+    max_leaf_nodes: int | None = Field(63, ge=2)
     min_samples_leaf: int = Field(20, ge=1)
-    l2_regularization: float = Field(0.0, ge=0)
+    l2_regularization: float = Field(3.0, ge=0)
     max_depth: int | None = Field(None, ge=1)
 
 
@@ -78,7 +81,6 @@ class RandomForestConfig(_ModelBase):
 
     family: Literal["random_forest"] = "random_forest"
     features: FeatureSettings = FeatureSettings(geo=False, neighbours=False)
-    log_target: bool = False
     n_estimators: int = Field(100, ge=1)
     max_depth: int | None = Field(20, ge=1)
     min_samples_leaf: int = Field(1, ge=1)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+from collections.abc import Callable
+from typing import Any
 
 import cloudpickle
 import numpy as np
@@ -20,10 +22,19 @@ def frame() -> pd.DataFrame:
     # Two clusters about 100 km apart, five block groups each.
     return pd.DataFrame(
         {
-            "longitude": [-122.40, -122.41, -122.42, -122.43, -122.44,
-                          -121.30, -121.31, -121.32, -121.33, -121.34],
-            "latitude": [37.70, 37.71, 37.72, 37.73, 37.74,
-                         37.70, 37.71, 37.72, 37.73, 37.74],
+            "longitude": [
+                -122.40,
+                -122.41,
+                -122.42,
+                -122.43,
+                -122.44,
+                -121.30,
+                -121.31,
+                -121.32,
+                -121.33,
+                -121.34,
+            ],
+            "latitude": [37.70, 37.71, 37.72, 37.73, 37.74, 37.70, 37.71, 37.72, 37.73, 37.74],
             "median_income": [8.0, 7.5, 7.0, 8.5, 9.0, 3.0, 2.5, 3.5, 2.0, 3.0],
             "total_bedrooms": [np.nan, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0],
             "ocean_proximity": ["NEAR BAY"] * 5 + ["INLAND"] * 5,
@@ -33,12 +44,24 @@ def frame() -> pd.DataFrame:
 
 @pytest.fixture
 def price() -> pd.Series:
-    return pd.Series([500_000.0, 480_000.0, 450_000.0, 470_000.0, 490_000.0,
-                      100_000.0, 90_000.0, 110_000.0, 95_000.0, 105_000.0])
+    return pd.Series(
+        [
+            500_000.0,
+            480_000.0,
+            450_000.0,
+            470_000.0,
+            490_000.0,
+            100_000.0,
+            90_000.0,
+            110_000.0,
+            95_000.0,
+            105_000.0,
+        ]
+    )
 
 
-def small(**params: object) -> NeighbourTargetFeatures:
-    defaults: dict[str, object] = {"ks": (1, 3), "income_k": 3, "density_k": 3, "n_splits": 5}
+def small(**params: Any) -> NeighbourTargetFeatures:
+    defaults: dict[str, Any] = {"ks": (1, 3), "income_k": 3, "density_k": 3, "n_splits": 5}
     return NeighbourTargetFeatures(**{**defaults, **params})
 
 
@@ -51,11 +74,15 @@ def test_new_row_gets_its_neighbourhood_price(frame: pd.DataFrame, price: pd.Ser
     out = nbrs.transform(new)
 
     # then its nearest neighbour is the first row, and its neighbours earn ~7.5
-    assert out.loc[0, "nbr_log_value_k1"] == pytest.approx(np.log1p(500_000.0))
-    assert np.expm1(out.loc[0, "nbr_log_value_k3"]) == pytest.approx(480_000, rel=0.05)
-    assert out.loc[0, "nbr_income_k3"] == pytest.approx(7.5)
-    assert out.loc[0, "income_rel_nbr_k3"] == pytest.approx(4.0 / 7.5)
-    assert 0.0 < out.loc[0, "nbr_dist_k3_km"] < 5.0
+    first = out.iloc[0]
+    assert first["nbr_log_value_k1"] == pytest.approx(np.log1p(500_000.0))
+    assert np.expm1(first["nbr_log_value_k3"]) == pytest.approx(480_000, rel=0.05)
+    assert first["nbr_income_k3"] == pytest.approx(7.5)
+    assert first["income_rel_nbr_k3"] == pytest.approx(4.0 / 7.5)
+    assert 0.0 < first["nbr_dist_k3_km"] < 5.0
+    # and at its neighbours' price-to-income ratio, earning 4 it is worth about half as much
+    worth = np.expm1(first["nbr_income_adjusted_log_value_k3"])
+    assert worth == pytest.approx(480_000 * 4.0 / 7.5, rel=0.05)
     assert list(out.columns) == list(nbrs.get_feature_names_out(new.columns))
 
 
@@ -72,7 +99,7 @@ def test_own_price_never_enters_own_fit_transform_features(
     seen_after = small().fit(frame, changed).transform(frame)
 
     # then row 2's own out-of-fold features do not move ...
-    pd.testing.assert_series_equal(before.loc[2], after.loc[2], check_names=False)
+    pd.testing.assert_frame_equal(before.iloc[[2]], after.iloc[[2]])
     # ... though the price does reach other rows, and reaches row 2 itself through transform
     assert not before.drop(index=2).equals(after.drop(index=2))
     assert seen_before.loc[2, "nbr_log_value_k1"] == pytest.approx(np.log1p(450_000.0))
@@ -89,8 +116,8 @@ def test_single_row_equals_the_row_in_a_batch(frame: pd.DataFrame, price: pd.Ser
 
 
 @pytest.mark.parametrize("dumps", [pickle.dumps, cloudpickle.dumps])
-def test_pickle_round_trip_gives_equal_outputs(  # type: ignore[no-untyped-def]
-    frame: pd.DataFrame, price: pd.Series, dumps
+def test_pickle_round_trip_gives_equal_outputs(
+    frame: pd.DataFrame, price: pd.Series, dumps: Callable[[object], bytes]
 ) -> None:
     nbrs = small().fit(frame, price)
 
@@ -109,10 +136,12 @@ def test_unused_columns_pass_through_and_nan_income_gives_nan(
     # when
     out = nbrs.transform(query)
 
-    # then unused columns are untouched, and only the income ratio of that row is missing
+    # then unused columns are untouched, and only that row's own-income features are missing
     pd.testing.assert_frame_equal(out[frame.columns], query)
-    assert np.isnan(out.loc[0, "income_rel_nbr_k3"])
-    assert out.drop(columns="income_rel_nbr_k3").drop(columns=frame.columns).notna().all().all()
+    own_income = ["income_rel_nbr_k3", "nbr_income_adjusted_log_value_k3"]
+    assert out.loc[0, own_income].isna().all()
+    assert out.drop(columns=[*frame.columns, *own_income]).notna().all().all()
+    assert out.drop(index=0).notna().drop(columns="total_bedrooms").all().all()
 
 
 def test_missing_income_is_named_unless_income_features_are_off(
