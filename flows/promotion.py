@@ -118,6 +118,7 @@ def promotion_flow(
         if decision.moves and not dry_run:
             tags = promotion.move_tags(
                 decision,
+                alias=rules.alias,
                 at=datetime.now(UTC).isoformat(timespec="seconds"),
                 flow_run_id=str(flow_run.get_id() or ""),
                 data_version=ingested.version,

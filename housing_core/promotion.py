@@ -250,7 +250,7 @@ def _fmt(metric: str, value: float) -> str:
 
 
 def move_tags(
-    decision: Decision, *, at: str, flow_run_id: str, data_version: str
+    decision: Decision, *, alias: str, at: str, flow_run_id: str, data_version: str
 ) -> dict[str, str]:
     """Tags written on the version that now carries the alias: when, by whom, why, over what.
 
@@ -261,6 +261,7 @@ def move_tags(
         raise ValueError("a decision without a target moves nothing")
     tags = {
         f"{TAG_PREFIX}action": decision.action,
+        f"{TAG_PREFIX}alias": alias,
         f"{TAG_PREFIX}at": at,
         f"{TAG_PREFIX}flow_run_id": flow_run_id,
         f"{TAG_PREFIX}replaced": decision.previous or "",

@@ -1,0 +1,59 @@
+"""housing-serve: serve the version `production` points to with MLflow's scoring server.
+
+    housing-serve                      # 127.0.0.1:5001, the tracking URI in force
+    housing-serve --port 8080 --host 0.0.0.0 --alias staging
+
+Resolves the alias once, logs which version it serves, then becomes `mlflow models serve` on
+that pinned version (exec: signals reach the server directly). The server never reloads: after
+a promotion, restart it (see README, "Promotion, rollback and serving").
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from housing_core import serving, tracking
+from housing_core.settings import load_settings
+
+log = logging.getLogger("housing-serve")
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = load_settings()
+    parser = argparse.ArgumentParser(prog="housing-serve", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--alias", default=settings.promotion.alias)
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback)")
+    parser.add_argument("--port", type=int, default=5001)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--print-only", action="store_true", help="print the command instead of running it"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+
+    uri = settings.tracking_uri()
+    client = tracking.connect(settings)
+    served = serving.resolve_alias(client, settings.mlflow.registered_model_name, args.alias)
+    log.info("serving %s from %s on http://%s:%d", served.describe(), uri, args.host, args.port)
+
+    bin_dir = Path(sys.executable).parent
+    command = serving.serve_command(served.uri, args.host, args.port, args.workers)
+    env = serving.serve_environment(os.environ, bin_dir, uri)
+    env.setdefault("MLFLOW_REGISTRY_URI", uri)
+    if args.print_only:
+        print(" ".join(command))
+        return 0
+    executable = shutil.which(command[0], path=env["PATH"]) or command[0]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execvpe(executable, command, env)
+    return 0  # pragma: no cover - exec does not return
+
+
+if __name__ == "__main__":
+    sys.exit(main())

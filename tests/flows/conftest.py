@@ -1,0 +1,112 @@
+"""Promotion fixtures: two registered versions trained once per module, a private alias per test.
+
+Training is the slow part, so a module trains its versions once; each test then promotes under
+its own alias name and concurrency-limit name, which keeps the tests independent.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from mlflow import MlflowClient
+
+from tests import servers
+from tests.conftest import REPO, FlowEnv, FlowResult, run_training
+
+# v1: a deliberately weak forest (r2 ~0.65): registered only with relaxed training thresholds,
+# and refused by the default promotion gates (min r2 0.75).
+WEAK = {
+    "HOUSING_MODEL__N_ESTIMATORS": "5",
+    "HOUSING_MODEL__MAX_DEPTH": "4",
+    "HOUSING_THRESHOLDS__MAX_RMSE": "90000",
+    "HOUSING_THRESHOLDS__MAX_MAE": "70000",
+    "HOUSING_THRESHOLDS__MIN_R2": "0.4",
+}
+# promotion gates loose enough to let the weak version in (to have something to replace)
+LOOSE_GATES = {
+    "HOUSING_PROMOTION__THRESHOLDS__MAX_RMSE": "90000",
+    "HOUSING_PROMOTION__THRESHOLDS__MAX_MAE": "70000",
+    "HOUSING_PROMOTION__THRESHOLDS__MIN_R2": "0.4",
+}
+
+
+@dataclass(frozen=True)
+class Registry:
+    """A model name holding v1 (weak) and v2 (strong), with the training summaries."""
+
+    env: FlowEnv
+    weak: dict[str, object]
+    strong: dict[str, object]
+
+
+@pytest.fixture(scope="module")
+def registry_env(
+    tmp_path_factory: pytest.TempPathFactory,
+    data_source: str,
+    mlflow_server: servers.Server,
+    prefect_server: servers.Server,
+) -> Iterator[Registry]:
+    tmp = tmp_path_factory.mktemp("promotion")
+    suffix = uuid.uuid4().hex[:8]
+    name = f"housing_price_predictor_{suffix}"
+    experiment = f"housing_price_prediction_{suffix}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HOUSING_", "MLFLOW_"))}
+    env.update(
+        {
+            "PREFECT_API_URL": prefect_server.url,
+            "PREFECT_HOME": str(tmp / "prefect-home"),
+            "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(tmp / "results"),
+            "PREFECT_LOGGING_LEVEL": "INFO",
+            "MLFLOW_TRACKING_URI": mlflow_server.url,
+            "HOUSING_DATA__SOURCE": data_source,
+            "HOUSING_MLFLOW__REGISTERED_MODEL_NAME": name,
+            "HOUSING_MLFLOW__EXPERIMENT_NAME": experiment,
+            "HOUSING_STATE_DIR": str(tmp / "state"),
+            "HOUSING_MODEL__FAMILY": "random_forest",
+            "HOUSING_MODEL__N_ESTIMATORS": "20",
+            "HOUSING_MODEL__MAX_DEPTH": "12",
+        }
+    )
+    flow_env = FlowEnv(env, name, experiment, mlflow_server.url, prefect_server.url)
+    weak = run_training(flow_env.with_(**WEAK)).summary
+    strong = run_training(flow_env).summary
+    assert (weak["registered_version"], strong["registered_version"]) == ("1", "2")
+    yield Registry(flow_env, weak, strong)
+
+
+@pytest.fixture
+def promo_env(registry_env: Registry) -> FlowEnv:
+    """The module's registry under an alias and a lock of this test's own."""
+    suffix = uuid.uuid4().hex[:8]
+    return registry_env.env.with_(
+        HOUSING_PROMOTION__ALIAS=f"production_{suffix}",
+        HOUSING_PROMOTION__CONCURRENCY_LIMIT=f"housing-promotion-{suffix}",
+    )
+
+
+def alias_of(env: FlowEnv) -> str | None:
+    aliases = MlflowClient(env.tracking_uri).get_registered_model(env.model_name).aliases
+    return aliases.get(env.env["HOUSING_PROMOTION__ALIAS"])
+
+
+def promotion_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "flows.promotion", *args]
+
+
+def run_promotion(env: FlowEnv, *args: str, timeout: float = 300) -> FlowResult:
+    """`python -m flows.promotion ...` in a fresh process, as an operator runs it."""
+    done = subprocess.run(
+        promotion_command(*args),
+        cwd=REPO,
+        env=env.env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return FlowResult(done.returncode, done.stdout, done.stderr)

@@ -1,0 +1,135 @@
+"""housing-promotion against real MLflow and Prefect servers, run as an operator runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+from mlflow import MlflowClient
+
+from tests.conftest import REPO, FlowEnv, FlowResult, task_states
+from tests.flows.conftest import (
+    LOOSE_GATES,
+    Registry,
+    alias_of,
+    promotion_command,
+    run_promotion,
+)
+
+
+def tags_of(env: FlowEnv, version: str) -> dict[str, str]:
+    tags = MlflowClient(env.tracking_uri).get_model_version(env.model_name, version).tags
+    return {k.removeprefix("housing.promotion."): v for k, v in tags.items()}
+
+
+def test_promotion_picks_the_better_version_and_rollback_restores_the_previous(
+    promo_env: FlowEnv, registry_env: Registry
+) -> None:
+    # given the weak v1 in production (first promotion, admitted by loose gates)
+    first = run_promotion(promo_env.with_(**LOOSE_GATES), "--version", "1").summary
+    assert (first["action"], first["before"], first["after"]) == ("promote", None, "1")
+    assert alias_of(promo_env) == "1"
+
+    # when the promotion flow runs over every registered version
+    promoted = run_promotion(promo_env).summary
+
+    # then it picks v2, which scores better on the same held-out rows as v1
+    assert (promoted["action"], promoted["before"], promoted["after"]) == ("promote", "1", "2")
+    assert alias_of(promo_env) == "2"
+    scores = {v["version"]: v["metrics"]["rmse"] for v in promoted["versions"]}
+    assert scores["2"] < scores["1"]
+    # the shared rows are the training flow's held-out side: the same figures come back
+    assert scores["2"] == pytest.approx(registry_env.strong["metrics"]["rmse"])
+    # and the move is recorded on the version
+    tags = tags_of(promo_env, "2")
+    assert tags["action"] == "promote"
+    assert tags["replaced"] == tags["rollback_to"] == "1"
+    assert tags["flow_run_id"] == promoted["flow_run_id"]
+    assert json.loads(tags["scores"])["rmse"] == pytest.approx(scores["2"])
+    assert tags["at"].startswith("20")
+
+    # when production is rolled back
+    rolled = run_promotion(promo_env, "--rollback").summary
+
+    # then v1 serves again, recorded the same way
+    assert (rolled["action"], rolled["before"], rolled["after"]) == ("rollback", "2", "1")
+    assert alias_of(promo_env) == "1"
+    assert tags_of(promo_env, "1")["action"] == "rollback"
+    assert tags_of(promo_env, "1")["replaced"] == "2"
+
+
+def test_a_worse_candidate_is_refused_and_production_does_not_move(promo_env: FlowEnv) -> None:
+    # given the strong v2 in production
+    assert run_promotion(promo_env, "--version", "2").summary["after"] == "2"
+
+    # when the weak v1 is put forward
+    refused = run_promotion(promo_env, "--version", "1").summary
+
+    # then it is refused, naming the gate and the margin, and nothing moves
+    assert (refused["action"], refused["moved"], refused["after"]) == ("keep", False, "2")
+    assert "r2 gate: 0.65" in refused["reason"] and "under by" in refused["reason"]
+    assert alias_of(promo_env) == "2"
+    assert tags_of(promo_env, "1").get("flow_run_id") != refused["flow_run_id"]
+
+    # and promoting again with nothing better is a no-op that says so
+    again = run_promotion(promo_env).summary
+    assert (again["action"], again["moved"]) == ("keep", False)
+    assert "production stays v2" in again["reason"]
+
+
+def test_dry_run_reports_the_decision_and_moves_nothing(promo_env: FlowEnv) -> None:
+    # when
+    result = run_promotion(promo_env, "--dry-run")
+
+    # then
+    summary = result.summary
+    assert (summary["action"], summary["after"], summary["moved"]) == ("promote", None, False)
+    assert alias_of(promo_env) is None
+    assert "move-alias" not in task_states(promo_env.prefect_api, str(summary["flow_run_id"]))
+    report = _latest_report(promo_env.prefect_api, str(summary["flow_run_id"]))
+    assert "(dry run: nothing moved)" in report and "would move" in report
+    assert "| version | role | rmse |" in report
+
+
+def test_two_promotions_started_together_leave_one_consistent_alias(
+    promo_env: FlowEnv, tmp_path: Path
+) -> None:
+    # given the weak v1 in production
+    assert run_promotion(promo_env.with_(**LOOSE_GATES), "--version", "1").summary["after"] == "1"
+
+    # when two promotions start at the same moment (output to files: pipes could fill and stall)
+    logs = [(tmp_path / f"out{i}", tmp_path / f"err{i}") for i in range(2)]
+    processes = []
+    for out, err in logs:
+        with out.open("w") as stdout, err.open("w") as stderr:
+            processes.append(
+                subprocess.Popen(
+                    promotion_command(), cwd=REPO, env=promo_env.env, stdout=stdout, stderr=stderr
+                )
+            )
+    codes = [p.wait(300) for p in processes]
+    results = [
+        FlowResult(code, out.read_text(), err.read_text())
+        for code, (out, err) in zip(codes, logs, strict=True)
+    ]
+
+    # then one moved the alias, the other saw the move and changed nothing
+    summaries = sorted((r.summary for r in results), key=lambda s: not s["moved"])
+    assert [(s["action"], s["before"], s["after"]) for s in summaries] == [
+        ("promote", "1", "2"),
+        ("keep", "2", "2"),
+    ]
+    assert alias_of(promo_env) == "2"
+
+
+def _latest_report(prefect_api: str, flow_run_id: str) -> str:
+    response = httpx.post(
+        f"{prefect_api}/artifacts/filter",
+        json={"artifacts": {"flow_run_id": {"any_": [flow_run_id]}}},
+        timeout=30,
+    )
+    response.raise_for_status()
+    return str(response.json()[0]["data"])
