@@ -27,6 +27,7 @@ from tasks.data import (
 )
 from tasks.modeling import evaluate_model, train_model
 from tasks.reports import publish_report
+from tasks.runtime import add_flow_run_tags
 from tasks.tracking import check_tracking_server, log_and_register
 
 
@@ -71,6 +72,7 @@ def training_flow(
     settings = load_settings(**_overrides(model, thresholds, data_source))
     logger = get_run_logger()
     logger.info("training %s on %s", _model_label(settings), settings.data.source)
+    add_flow_run_tags(f"model:{settings.model.family}")
 
     source, timeout = settings.data.source, settings.data.download_timeout_s
     fingerprint = fingerprint_source(source, timeout)
