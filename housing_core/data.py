@@ -126,7 +126,11 @@ def _numeric_problems(
         not_numeric = coerced.isna() & values.notna()
         if not not_numeric.any():  # numbers held as text, or no rows at all: judge the numbers
             return _numeric_problems(
-                frame.assign(**{name: coerced.astype("float64")}), name, low, high, nullable,
+                frame.assign(**{name: coerced.astype("float64")}),
+                name,
+                low,
+                high,
+                nullable,
                 max_missing,
             )
         return [
