@@ -12,6 +12,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
@@ -45,14 +46,10 @@ class Registry:
     strong: dict[str, object]
 
 
-@pytest.fixture(scope="module")
-def registry_env(
-    tmp_path_factory: pytest.TempPathFactory,
-    data_source: str,
-    mlflow_server: servers.Server,
-    prefect_server: servers.Server,
-) -> Iterator[Registry]:
-    tmp = tmp_path_factory.mktemp("promotion")
+def make_flow_env(
+    tmp: Path, data_source: str, mlflow_server: servers.Server, prefect_server: servers.Server
+) -> FlowEnv:
+    """Like the `flow_env` fixture, for module-scoped set-ups: own model name and experiment."""
     suffix = uuid.uuid4().hex[:8]
     name = f"housing_price_predictor_{suffix}"
     experiment = f"housing_price_prediction_{suffix}"
@@ -73,7 +70,19 @@ def registry_env(
             "HOUSING_MODEL__MAX_DEPTH": "12",
         }
     )
-    flow_env = FlowEnv(env, name, experiment, mlflow_server.url, prefect_server.url)
+    return FlowEnv(env, name, experiment, mlflow_server.url, prefect_server.url)
+
+
+@pytest.fixture(scope="module")
+def registry_env(
+    tmp_path_factory: pytest.TempPathFactory,
+    data_source: str,
+    mlflow_server: servers.Server,
+    prefect_server: servers.Server,
+) -> Iterator[Registry]:
+    flow_env = make_flow_env(
+        tmp_path_factory.mktemp("promotion"), data_source, mlflow_server, prefect_server
+    )
     weak = run_training(flow_env.with_(**WEAK)).summary
     strong = run_training(flow_env).summary
     assert (weak["registered_version"], strong["registered_version"]) == ("1", "2")
