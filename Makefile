@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test check lint typecheck unit bench stack-up stack-down deploy worker clean
+.PHONY: setup run test check lint typecheck unit bench stack-up stack-down stack-status clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ lint: setup
 	$(BIN)/ruff format --check housing_core tasks flows deployments tests
 
 typecheck: setup
-	$(BIN)/mypy housing_core tasks flows
+	$(BIN)/mypy housing_core tasks flows deployments
 
 check: lint typecheck  ## static checks only
 
@@ -37,3 +37,12 @@ bench: setup  ## benchmark scripts that print figures
 
 clean:
 	rm -rf .housing .pytest_cache .mypy_cache .ruff_cache
+
+stack-up: setup  ## local Prefect + MLflow servers, the `housing` pool, deployments, one worker
+	$(BIN)/python -m deployments.stack up
+
+stack-down:  ## stop every process of the local stack
+	$(BIN)/python -m deployments.stack down
+
+stack-status:
+	$(BIN)/python -m deployments.stack status

@@ -22,6 +22,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -250,13 +251,11 @@ def _state_dir() -> Path:
     return Path(os.environ.get("HOUSING_STACK_DIR", REPO / ".housing" / "stack")).resolve()
 
 
-def up(workers: int) -> dict[str, object]:
-    state = _state_dir()
+def up(state: Path, prefect_port: int, mlflow_port: int, workers: int = 1) -> dict[str, Any]:
+    """Start everything; on any failure stop what was started. Returns what runs where."""
     pids = state / "pids.json"
     if pids.exists():
         raise SystemExit(f"a stack is already up ({pids}); run `down` first")
-    prefect_port = int(os.environ.get("HOUSING_PREFECT_PORT", "4200"))
-    mlflow_port = int(os.environ.get("HOUSING_MLFLOW_PORT", "5000"))
     started: list[Service] = []
     try:
         started.append(start_prefect(state / "prefect-home", prefect_port, ui=True))
@@ -275,8 +274,9 @@ def up(workers: int) -> dict[str, object]:
     return record
 
 
-def down() -> list[str]:
-    pids = _state_dir() / "pids.json"
+def down(state: Path) -> list[str]:
+    """Stop workers first, servers last; fails loudly if any process group survives."""
+    pids = state / "pids.json"
     if not pids.exists():
         return []
     record = json.loads(pids.read_text())
@@ -301,26 +301,30 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("down", help="stop every process of the stack")
     sub.add_parser("status", help="what runs, and where")
     args = parser.parse_args(argv)
+    state = _state_dir()
     if args.command == "up":
-        record = up(args.workers)
-        prefect_ui = str(record["prefect"]["url"]).removesuffix("/api")  # type: ignore[index]
-        print(f"Prefect UI:  {prefect_ui}")
-        print(f"MLflow UI:   {record['mlflow']['url']}")  # type: ignore[index]
+        ports = (
+            int(os.environ.get("HOUSING_PREFECT_PORT", "4200")),
+            int(os.environ.get("HOUSING_MLFLOW_PORT", "5000")),
+        )
+        record = up(state, *ports, workers=args.workers)
+        print(f"Prefect UI:  {str(record['prefect']['url']).removesuffix('/api')}")
+        print(f"MLflow UI:   {record['mlflow']['url']}")
         print(f"workers:     {', '.join(n for n in record if n.startswith('housing-worker'))}")
         print("\nUse it from this shell:")
-        print(f"  export PREFECT_API_URL={record['prefect']['url']}")  # type: ignore[index]
-        print(f"  export MLFLOW_TRACKING_URI={record['mlflow']['url']}")  # type: ignore[index]
+        print(f"  export PREFECT_API_URL={record['prefect']['url']}")
+        print(f"  export MLFLOW_TRACKING_URI={record['mlflow']['url']}")
     elif args.command == "down":
-        stopped = down()
+        stopped = down(state)
         print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
     else:
-        pids = _state_dir() / "pids.json"
+        pids = state / "pids.json"
         if not pids.exists():
             print("no stack is up")
             return 0
         for name, entry in json.loads(pids.read_text()).items():
-            state = "running" if _group_alive(int(entry["pid"])) else "STOPPED"
-            print(f"{name:20} {state:8} {entry['url']}  log: {entry['log']}")
+            alive = "running" if _group_alive(int(entry["pid"])) else "STOPPED"
+            print(f"{name:20} {alive:8} {entry['url']}  log: {entry['log']}")
     return 0
 
 
