@@ -146,8 +146,14 @@ def test_adhoc_training_with_an_override_then_release_then_serve(
     release_id, seconds = run_deployment(running_stack, "housing-promotion/release")
     print(f"housing-promotion/release: request to Completed in {seconds:.1f} s")
 
-    # then production points at the new version
+    # then production points at the new version, and the run says so in an artifact
     assert client.get_registered_model(MODEL).aliases["production"] == version.version
+    release_artifacts = httpx.post(
+        f"{api}/artifacts/filter",
+        timeout=30,
+        json={"artifacts": {"flow_run_id": {"any_": [release_id]}}},
+    ).json()
+    assert any(version.version in (a["data"] or "") for a in release_artifacts)
 
     # and the production model is served and scores a request
     port = free_port()
