@@ -63,7 +63,7 @@ def test_yaml_file_is_below_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
 def test_missing_config_file_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOUSING_CONFIG_FILE", "nowhere.yaml")
 
-    with pytest.raises(FileNotFoundError, match="nowhere.yaml"):
+    with pytest.raises(FileNotFoundError, match=r"nowhere\.yaml"):
         load_settings()
 
 
