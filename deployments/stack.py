@@ -125,11 +125,16 @@ def start_mlflow(root: Path, port: int | None = None, host: str = "127.0.0.1") -
 def start_prefect(home: Path, port: int | None = None, ui: bool = False) -> Service:
     port = port or free_port()
     home.mkdir(parents=True, exist_ok=True)
+    url = f"http://127.0.0.1:{port}/api"
     env = {
         **os.environ,
         "PREFECT_HOME": str(home),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_SERVER_UI_ENABLED": str(ui).lower(),
+        # without these the UI calls the API on the default port 4200, whatever --port says
+        "PREFECT_SERVER_API_HOST": "127.0.0.1",
+        "PREFECT_SERVER_API_PORT": str(port),
+        "PREFECT_UI_API_URL": url,
     }
     env.pop("PREFECT_API_URL", None)
     command = [
@@ -143,7 +148,6 @@ def start_prefect(home: Path, port: int | None = None, ui: bool = False) -> Serv
         "--analytics-off",
         "--ui" if ui else "--no-ui",
     ]
-    url = f"http://127.0.0.1:{port}/api"
     service = launch("prefect", command, env, home / "prefect-server.log", url)
     return wait_healthy(service, f"{url}/health")
 

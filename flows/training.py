@@ -94,7 +94,7 @@ def training_flow(
         key="housing-training-report",
         markdown=reports.training_report(
             model_name=settings.mlflow.registered_model_name,
-            family=settings.model.family,
+            family=_model_label(settings),
             metrics=result.metrics,
             checks=result.table(),
             passed=result.passed,

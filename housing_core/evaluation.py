@@ -35,9 +35,11 @@ class Check:
 
     def describe(self) -> str:
         verdict = "passed" if self.passed else "FAILED"
-        return (
-            f"{self.metric} = {self.value:,.4g} (must be {self.rule} {self.limit:,.4g}): {verdict}"
+        value, limit = (
+            format_metric(self.metric, self.value),
+            format_metric(self.metric, self.limit),
         )
+        return f"{self.metric} = {value} (must be {self.rule} {limit}): {verdict}"
 
 
 @dataclass(frozen=True)
@@ -57,12 +59,17 @@ class Evaluation:
         return [
             {
                 "metric": c.metric,
-                "value": round(c.value, 4),
-                "rule": f"{c.rule} {c.limit:g}",
-                "result": "pass" if c.passed else "FAIL",
+                "value": format_metric(c.metric, c.value),
+                "rule": f"{c.rule} {format_metric(c.metric, c.limit)}",
+                "result": "pass" if c.passed else "**FAIL**",
             }
             for c in self.checks
         ]
+
+
+def format_metric(metric: str, value: float) -> str:
+    """Dollars for rmse and mae, four decimals for r2 and mape."""
+    return f"{value:,.0f}" if metric in ("rmse", "mae") else f"{value:.4f}"
 
 
 def regression_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:

@@ -290,10 +290,8 @@ def report(
     """The promotion artifact: the decision in one line, then the comparison table."""
     if decision.moves:
         verb = "would move" if dry_run else "moved"
-        headline = (
-            f"`{alias}` {verb} from **v{decision.previous or '(none)'}** to "
-            f"**v{decision.target}** ({decision.action})"
-        )
+        before = f"from **v{decision.previous}**" if decision.previous else "(first time)"
+        headline = f"`{alias}` {verb} {before} to **v{decision.target}** ({decision.action})"
     elif decision.action == "none":
         headline = f"`{alias}` not set: nothing to promote"
     else:

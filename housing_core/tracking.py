@@ -296,7 +296,16 @@ def _log_evaluation_artifacts(
     client.log_text(run_id, importance.to_csv(index=False), "evaluation/feature_importance.csv")
     report = {
         "metrics": evaluation.metrics,
-        "checks": evaluation.table(),
+        "checks": [
+            {
+                "metric": c.metric,
+                "value": c.value,
+                "rule": c.rule,
+                "limit": c.limit,
+                "passed": c.passed,
+            }
+            for c in evaluation.checks
+        ],
         "passed": evaluation.passed,
         "n_rows": evaluation.n_rows,
     }
