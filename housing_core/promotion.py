@@ -8,6 +8,7 @@ Moving the alias is not done here: the flow applies a `Decision` through `regist
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -151,6 +152,12 @@ def decide(candidates: Sequence[Candidate], production: str | None, gates: Gates
 def _against_production(
     best: Candidate, champion: Candidate, min_improvement: float, verdicts: tuple[Verdict, ...]
 ) -> Decision:
+    if champion.smoke_error:
+        reason = (
+            f"v{best.version} replaces v{champion.version}: production fails its smoke test "
+            f"({champion.smoke_error}); v{best.version} passes every gate (RMSE {best.rmse:,.0f})"
+        )
+        return Decision("promote", best.version, champion.version, reason, verdicts)
     gain = (champion.rmse - best.rmse) / champion.rmse if champion.rmse else 0.0
     compared = f"RMSE {best.rmse:,.0f} vs {champion.rmse:,.0f}"
     if best.rmse >= champion.rmse:
@@ -209,7 +216,10 @@ def plan_rollback(
 def _verdicts(
     candidates: Sequence[Candidate], production: str | None, thresholds: Thresholds
 ) -> tuple[Verdict, ...]:
-    ordered = sorted(candidates, key=lambda c: (c.rmse, c.version != production, -int(c.version)))
+    ordered = sorted(
+        candidates,
+        key=lambda c: (math.isnan(c.rmse), c.rmse, c.version != production, -int(c.version)),
+    )
     return tuple(
         Verdict(
             c.version,
@@ -222,6 +232,8 @@ def _verdicts(
 
 
 def _failures(candidate: Candidate, thresholds: Thresholds) -> tuple[str, ...]:
+    if any(math.isnan(v) for v in candidate.metrics.values()):  # not even scored
+        return (f"smoke test failed: {candidate.smoke_error or 'no scores'}",)
     failures = [_describe_miss(c) for c in check_thresholds(candidate.metrics, thresholds)]
     if candidate.smoke_error:
         failures.append(f"smoke test failed: {candidate.smoke_error}")

@@ -123,9 +123,15 @@ def score_registered_version(
     The model is downloaded once; scoring and smoke test both load it from that local copy.
     """
     with tempfile.TemporaryDirectory(prefix="housing-model-") as tmp:
-        local = mlflow.artifacts.download_artifacts(model_uri, dst_path=tmp)
-        model = mlflow.pyfunc.load_model(local)
-        predicted = np.asarray(model.predict(test.loc[:, list(FEATURE_COLUMNS)]), dtype=float)
+        local = mlflow.artifacts.download_artifacts(model_uri, dst_path=tmp)  # network: raises
+        try:
+            model = mlflow.pyfunc.load_model(local)
+            predicted = np.asarray(model.predict(test.loc[:, list(FEATURE_COLUMNS)]), dtype=float)
+        except Exception as exc:  # an old version this code cannot load is refused, not fatal
+            failed = {name: float("nan") for name in ("rmse", "mae", "r2", "mape")}
+            return ModelScore(
+                failed, f"cannot load or score: {type(exc).__name__}: {_first_line(exc)}"
+            )
         metrics = regression_metrics(test[TARGET].to_numpy(), predicted.ravel())
         try:
             smoke_test(local, payload)

@@ -30,6 +30,16 @@ def scored(
     return Candidate(version, metrics, smoke_error)
 
 
+def unloadable(version: str) -> Candidate:
+    """A version whose pickle this code can no longer load: no scores at all."""
+    nan = float("nan")
+    return Candidate(
+        version,
+        dict.fromkeys(("rmse", "mae", "r2", "mape"), nan),
+        "cannot load or score: ModuleNotFoundError: No module named 'old'",
+    )
+
+
 @dataclass(frozen=True)
 class Case:
     name: str
@@ -136,6 +146,22 @@ CASES = [
         "promote",
         "2",
         ("v2 replaces v1",),
+    ),
+    Case(
+        "a production that no longer loads is replaced without the improvement gate",
+        (unloadable("1"), scored("2", 69_900)),
+        "1",
+        "promote",
+        "2",
+        ("production fails its smoke test", "cannot load"),
+    ),
+    Case(
+        "a candidate that cannot be loaded is refused, not fatal",
+        (unloadable("5"), scored("4", 50_000)),
+        "4",
+        "keep",
+        "4",
+        ("v5: smoke test failed: cannot load",),
     ),
 ]
 
