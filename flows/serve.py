@@ -3,9 +3,11 @@
     housing-serve                      # 127.0.0.1:5001, the tracking URI in force
     housing-serve --port 8080 --host 0.0.0.0 --alias staging
 
-Resolves the alias once, logs which version it serves, then becomes `mlflow models serve` on
-that pinned version (exec: signals reach the server directly). The server never reloads: after
-a promotion, restart it (see README, "Promotion, rollback and serving").
+Resolves the alias once, logs which version it serves, downloads that pinned version, then
+becomes (exec: signals reach the server directly) MLflow's scoring server under uvicorn, with
+housing_core.scoring_app's two additions: 415 instead of 500 for a request without a
+Content-Type, and X-Model-Name / X-Model-Version headers on every response. The server never
+reloads: after a promotion, restart it (see README, "Promotion, rollback and serving").
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import os
 import shutil
 import sys
 from pathlib import Path
+
+import mlflow
 
 from housing_core import serving, tracking
 from housing_core.settings import load_settings
@@ -42,17 +46,29 @@ def main(argv: list[str] | None = None) -> int:
     log.info("serving %s from %s on http://%s:%d", served.describe(), uri, args.host, args.port)
 
     bin_dir = Path(sys.executable).parent
-    command = serving.serve_command(served.uri, args.host, args.port, args.workers)
-    env = serving.serve_environment(os.environ, bin_dir, uri)
-    env.setdefault("MLFLOW_REGISTRY_URI", uri)
+    command = serving.scoring_app_command(args.host, args.port, args.workers)
     if args.print_only:
         print(" ".join(command))
         return 0
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    local_model = _download(served, settings.state_dir)
+    env = serving.scoring_app_environment(os.environ, bin_dir, served, local_model)
+    log.info("model files in %s; running: %s", local_model, " ".join(command))
     executable = shutil.which(command[0], path=env["PATH"]) or command[0]
     sys.stdout.flush()
     sys.stderr.flush()
     os.execvpe(executable, command, env)
     return 0  # pragma: no cover - exec does not return
+
+
+def _download(served: serving.ServedModel, state_dir: Path) -> Path:
+    """The pinned version's files, fetched once into the local state folder."""
+    target = (state_dir / "serving" / f"{served.name}-v{served.version}").resolve()
+    if not (target / "MLmodel").is_file():
+        target.mkdir(parents=True, exist_ok=True)
+        mlflow.artifacts.download_artifacts(served.uri, dst_path=str(target))
+    return target
 
 
 if __name__ == "__main__":

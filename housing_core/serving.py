@@ -23,6 +23,7 @@ from mlflow import MlflowClient
 from housing_core.evaluation import regression_metrics
 from housing_core.registry import version_for_alias
 from housing_core.schemas import FEATURE_COLUMNS, PRICE_CAP, TARGET
+from housing_core.scoring_app import MODEL_NAME_ENV, MODEL_PATH_ENV, MODEL_VERSION_ENV
 
 
 class AliasNotSetError(LookupError):
@@ -82,6 +83,32 @@ def serve_command(
         "--workers",
         str(workers),
     ]
+
+
+def scoring_app_command(host: str = "127.0.0.1", port: int = 5001, workers: int = 1) -> list[str]:
+    """MLflow's scoring app plus our two fixes (housing_core.scoring_app) under uvicorn."""
+    return [
+        "uvicorn",
+        "--factory",
+        "housing_core.scoring_app:create_app",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
+
+
+def scoring_app_environment(
+    base: Mapping[str, str], bin_dir: Path, served: ServedModel, local_model: Path
+) -> dict[str, str]:
+    """Where the app finds its model (MLflow's own variable) and what it reports serving."""
+    env = serve_environment(base, bin_dir, None)
+    env[MODEL_PATH_ENV] = str(local_model)
+    env[MODEL_NAME_ENV] = served.name
+    env[MODEL_VERSION_ENV] = served.version
+    return env
 
 
 def serve_environment(
