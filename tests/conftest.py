@@ -67,10 +67,10 @@ class FlowEnv:
         )
 
 
-@pytest.fixture
-def flow_env(
-    tmp_path: Path, data_source: str, mlflow_server: servers.Server, prefect_server: servers.Server
+def make_flow_env(
+    tmp: Path, data_source: str, mlflow_server: servers.Server, prefect_server: servers.Server
 ) -> FlowEnv:
+    """An environment with its own experiment, model name, cache and state folder."""
     suffix = uuid.uuid4().hex[:8]
     model_name = f"housing_price_predictor_{suffix}"
     experiment = f"housing_price_prediction_{suffix}"
@@ -78,14 +78,14 @@ def flow_env(
     env.update(
         {
             "PREFECT_API_URL": prefect_server.url,
-            "PREFECT_HOME": str(tmp_path / "prefect-home"),
-            "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(tmp_path / "results"),
+            "PREFECT_HOME": str(tmp / "prefect-home"),
+            "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(tmp / "results"),
             "PREFECT_LOGGING_LEVEL": "INFO",
             "MLFLOW_TRACKING_URI": mlflow_server.url,
             "HOUSING_DATA__SOURCE": data_source,
             "HOUSING_MLFLOW__REGISTERED_MODEL_NAME": model_name,
             "HOUSING_MLFLOW__EXPERIMENT_NAME": experiment,
-            "HOUSING_STATE_DIR": str(tmp_path / "state"),
+            "HOUSING_STATE_DIR": str(tmp / "state"),
             # small and quick: these tests are about the plumbing, not the model's quality
             "HOUSING_MODEL__FAMILY": "random_forest",
             "HOUSING_MODEL__N_ESTIMATORS": "20",
@@ -93,6 +93,16 @@ def flow_env(
         }
     )
     return FlowEnv(env, model_name, experiment, mlflow_server.url, prefect_server.url)
+
+
+@pytest.fixture
+def flow_env(
+    tmp_path: Path,
+    data_source: str,
+    mlflow_server: servers.Server,
+    prefect_server: servers.Server,
+) -> FlowEnv:
+    return make_flow_env(tmp_path, data_source, mlflow_server, prefect_server)
 
 
 @dataclass

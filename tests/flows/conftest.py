@@ -6,19 +6,17 @@ its own alias name and concurrency-limit name, which keeps the tests independent
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
 
 from tests import servers
-from tests.conftest import REPO, FlowEnv, FlowResult, run_training
+from tests.conftest import REPO, FlowEnv, FlowResult, make_flow_env, run_training
 
 # v1: a deliberately weak forest (r2 ~0.65): registered only with relaxed training thresholds,
 # and refused by the default promotion gates (min r2 0.75).
@@ -44,33 +42,6 @@ class Registry:
     env: FlowEnv
     weak: dict[str, object]
     strong: dict[str, object]
-
-
-def make_flow_env(
-    tmp: Path, data_source: str, mlflow_server: servers.Server, prefect_server: servers.Server
-) -> FlowEnv:
-    """Like the `flow_env` fixture, for module-scoped set-ups: own model name and experiment."""
-    suffix = uuid.uuid4().hex[:8]
-    name = f"housing_price_predictor_{suffix}"
-    experiment = f"housing_price_prediction_{suffix}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HOUSING_", "MLFLOW_"))}
-    env.update(
-        {
-            "PREFECT_API_URL": prefect_server.url,
-            "PREFECT_HOME": str(tmp / "prefect-home"),
-            "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(tmp / "results"),
-            "PREFECT_LOGGING_LEVEL": "INFO",
-            "MLFLOW_TRACKING_URI": mlflow_server.url,
-            "HOUSING_DATA__SOURCE": data_source,
-            "HOUSING_MLFLOW__REGISTERED_MODEL_NAME": name,
-            "HOUSING_MLFLOW__EXPERIMENT_NAME": experiment,
-            "HOUSING_STATE_DIR": str(tmp / "state"),
-            "HOUSING_MODEL__FAMILY": "random_forest",
-            "HOUSING_MODEL__N_ESTIMATORS": "20",
-            "HOUSING_MODEL__MAX_DEPTH": "12",
-        }
-    )
-    return FlowEnv(env, name, experiment, mlflow_server.url, prefect_server.url)
 
 
 @pytest.fixture(scope="module")

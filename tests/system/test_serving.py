@@ -17,8 +17,8 @@ import pytest
 from housing_core.schemas import FEATURE_COLUMNS, PRICE_CAP
 from housing_core.serving import serve_command, serve_environment, serving_payload
 from tests import servers
-from tests.conftest import FlowEnv, run_training
-from tests.flows.conftest import make_flow_env, run_promotion
+from tests.conftest import FlowEnv, make_flow_env, run_training
+from tests.flows.conftest import run_promotion
 
 BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.servers
