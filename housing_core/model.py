@@ -12,6 +12,7 @@ from sklearn.compose import TransformedTargetRegressor
 from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
 from sklearn.pipeline import Pipeline
 
+from housing_core.ensemble import AveragedBoosting
 from housing_core.features import RatioFeatures, build_preprocessor
 from housing_core.geo import GeographicFeatures
 from housing_core.neighbours import NeighbourTargetFeatures
@@ -64,6 +65,9 @@ def _feature_steps(features: FeatureSettings, random_state: int) -> list[tuple[s
             ks=features.neighbour_ks,
             income_k=features.neighbour_income_k,
             density_k=features.neighbour_density_k,
+            similar_ks=features.neighbour_similar_ks,
+            income_scale_km=features.neighbour_income_scale_km,
+            context_k=features.neighbour_context_k,
             smoothing_km=features.neighbour_smoothing_km,
             n_splits=features.neighbour_folds,
             random_state=random_state,
@@ -72,7 +76,7 @@ def _feature_steps(features: FeatureSettings, random_state: int) -> list[tuple[s
     return steps
 
 
-def _estimator(config: ModelConfig) -> RandomForestRegressor | HistGradientBoostingRegressor:
+def _estimator(config: ModelConfig) -> RandomForestRegressor | AveragedBoosting:
     if isinstance(config, RandomForestConfig):
         return RandomForestRegressor(
             n_estimators=config.n_estimators,
@@ -82,16 +86,18 @@ def _estimator(config: ModelConfig) -> RandomForestRegressor | HistGradientBoost
             n_jobs=-1,
         )
     if isinstance(config, HistGradientBoostingConfig):
-        return HistGradientBoostingRegressor(
+        boosting = HistGradientBoostingRegressor(
             learning_rate=config.learning_rate,
             max_iter=config.max_iter,
             max_leaf_nodes=config.max_leaf_nodes,
             min_samples_leaf=config.min_samples_leaf,
             l2_regularization=config.l2_regularization,
             max_depth=config.max_depth,
+            max_features=config.max_features,
             early_stopping=False,
             random_state=config.random_state,
         )
+        return AveragedBoosting(boosting, n_models=config.n_models)
     raise TypeError(f"unknown model family: {config!r}")
 
 

@@ -23,56 +23,73 @@ from sklearn.neighbors import KDTree
 from housing_core.geo import EARTH_RADIUS_KM, LATITUDE, LONGITUDE, require_columns
 
 INCOME = "median_income"
+AGE = "housing_median_age"
+ROOMS = "total_rooms"
+POPULATION = "population"
+HOUSEHOLDS = "households"
+CONTEXT_COLUMNS = (AGE, ROOMS, POPULATION, HOUSEHOLDS)
+CONTEXT_NAMES = ("age", "log_rooms_per_household", "log_people_per_household")
 
 FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
 class _Reference:
-    """The training rows a query is answered from: a tree on their coordinates and values."""
+    """The training rows a query is answered from: trees on their positions, and their values."""
 
     tree: KDTree
     log_target: FloatArray
     income: FloatArray | None
+    similar_tree: KDTree | None
 
 
 class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
-    """Add what the nearest training block groups are worth and earn.
+    """Add what the nearest training block groups are worth, earn and look like.
 
-    Input is a DataFrame with ``longitude`` and ``latitude`` (degrees, no NaN) and, when
-    ``income_k`` is set, ``median_income``; every other column passes through unchanged.
-    ``y`` is the price in its natural unit and is log1p-transformed here, because neighbour
-    prices average better on a log scale; pass ``log_target=False`` when ``y`` already is on a
-    log scale (e.g. when this step sits inside a ``TransformedTargetRegressor(func=np.log1p)``
-    rather than before it). Added columns, in this order:
+    Input is a DataFrame with ``longitude`` and ``latitude`` (degrees, no NaN), plus
+    ``median_income`` when ``income_k`` or ``similar_income_ks`` is set and the raw
+    ``housing_median_age``, ``total_rooms``, ``population`` and ``households`` when
+    ``context_k`` is set; every other column passes through unchanged. ``y`` is the price in
+    its natural unit and is log1p-transformed here, because neighbour prices average better on
+    a log scale; pass ``log_target=False`` when ``y`` already is on a log scale. Added
+    columns, in this order. From the neighbours' prices (cross-fitted, see below):
 
     - ``nbr_log_value_k<k>`` for each k in ``ks``: mean of log1p(price) over the k nearest
       training rows, weighted by ``1 / (distance_km + smoothing_km)`` so that close neighbours
       count more while rows sharing the exact same coordinates do not take all the weight;
-    - ``nbr_income_k<income_k>``: plain mean ``median_income`` of the ``income_k`` nearest;
-    - ``income_rel_nbr_k<income_k>``: the row's own ``median_income`` divided by that mean
-      (NaN when the row's income is NaN);
-    - ``nbr_income_adjusted_log_value_k<income_k>`` when ``income_adjusted``: the row's own
-      log income plus the neighbours' weighted mean of (log price - log income), i.e. what
-      the row would be worth at its neighbourhood's price-to-income ratio; trees cannot form
-      that product of two features themselves (NaN when the row's income is NaN);
+    - ``nbr_income_adjusted_log_value_k<income_k>`` when ``income_k`` and ``income_adjusted``:
+      the row's own log income plus the neighbours' weighted mean of (log price - log income),
+      i.e. what the row would be worth at its neighbourhood's price-to-income ratio; trees
+      cannot form that product of two features themselves (NaN when the income is NaN);
+    - ``nbr_similar_income_log_value_k<k>`` for each k in ``similar_ks``: the same weighted
+      mean over the k nearest rows in (position, ``income_scale_km`` x log income) space, i.e.
+      nearby block groups that also earn alike (an appraiser's comparables).
+
+    From the neighbours' own columns (no price involved):
+
+    - ``nbr_income_k<income_k>``: plain mean ``median_income`` of the ``income_k`` nearest,
+      and ``income_rel_nbr_k<income_k>``: the row's own income divided by it;
     - ``nbr_dist_k<density_k>_km``: distance to the ``density_k``-th nearest training row, a
-      measure of how dense (urban) the area is, when ``density_k`` is set.
+      measure of how dense (urban) the area is;
+    - ``nbr_<c>_k<context_k>`` and ``<c>_minus_nbr_k<context_k>`` for c in housing age, log
+      rooms per household and log people per household: the neighbourhood's mean and the
+      row's own difference to it.
 
     Distances are chord lengths between points on a sphere of the Earth's radius, which equal
     great-circle distances to well under a metre at these scales and let a plain Euclidean
     ``KDTree`` answer the queries.
 
-    ``fit_transform(X, y)`` returns out-of-fold features (``n_splits``-fold ``KFold``, shuffled
-    with ``random_state``): a training row's own price never enters its own features. ``fit``
-    followed by ``transform`` on the same training rows is *not* out-of-fold: each row then
-    finds itself as its own nearest neighbour at distance 0. That is the correct behaviour for
-    new rows and is why a pipeline must (and sklearn's ``Pipeline.fit`` does) call
-    ``fit_transform`` while training. ``k`` larger than the number of reference rows is
-    clipped to it, which only matters on toy data.
+    ``fit_transform(X, y)`` returns out-of-fold price features (``n_splits``-fold ``KFold``,
+    shuffled with ``random_state``): a training row's own price never enters its own
+    features. The price-free features of a training row come from all the *other* training
+    rows, which is what a new row sees too (all of them). ``fit`` followed by ``transform`` on
+    the same training rows is *not* out-of-fold: each row then finds itself as its own nearest
+    neighbour at distance 0. That is the correct behaviour for new rows and is why a pipeline
+    must (and sklearn's ``Pipeline.fit`` does) call ``fit_transform`` while training. ``k``
+    larger than the number of reference rows is clipped to it, which only matters on toy data.
 
-    The fitted state is the tree over the training coordinates plus one log price and one
-    income per training row, so the pickled model stays around a megabyte.
+    The fitted state is two trees over the training rows plus a few values per training row,
+    so the pickled model stays a few megabytes.
     """
 
     def __init__(
@@ -81,6 +98,9 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
         income_k: int | None = 15,
         density_k: int | None = 15,
         income_adjusted: bool = True,
+        similar_ks: tuple[int, ...] = (),
+        income_scale_km: float = 10.0,
+        context_k: int | None = None,
         smoothing_km: float = 1.0,
         log_target: bool = True,
         n_splits: int = 5,
@@ -90,6 +110,9 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
         self.income_k = income_k
         self.density_k = density_k
         self.income_adjusted = income_adjusted
+        self.similar_ks = similar_ks
+        self.income_scale_km = income_scale_km
+        self.context_k = context_k
         self.smoothing_km = smoothing_km
         self.log_target = log_target
         self.n_splits = n_splits
@@ -98,34 +121,39 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
     def fit(self, X: pd.DataFrame, y: Any) -> NeighbourTargetFeatures:
         """Index every training row, for use by ``transform`` on new rows."""
         coords, log_target, income = self._validate_fit(X, y)
-        self.tree_ = KDTree(coords)
         self.log_target_ = log_target
         self.income_ = income
+        self.income_fill_ = 1.0 if income is None else float(np.nanmedian(income))
+        self.context_ = _context_values(X) if self.context_k is not None else None
+        self.reference_ = self._reference(coords, self._similar_space(X, coords), np.s_[:])
         return self
 
     def fit_transform(self, X: pd.DataFrame, y: Any = None, **fit_params: Any) -> pd.DataFrame:
-        """Fit on all rows, but return features for each row computed from the other folds."""
+        """Fit on all rows, but return price features for each row from the other folds."""
         if y is None:
             raise ValueError("NeighbourTargetFeatures needs y (the price) to fit")
         self.fit(X, y)
         coords = _unit_vectors_km(X)
-        log_target, income = self.log_target_, self.income_
-        added = np.empty((len(X), len(self._added_names())), dtype=np.float64)
+        similar = self._similar_space(X, coords)
+        priced = np.empty((len(X), len(self._price_names())), dtype=np.float64)
         folds = KFold(n_splits=self.n_splits, shuffle=True, random_state=self.random_state)
         for train, held_out in folds.split(coords):
-            reference = _Reference(
-                tree=KDTree(coords[train]),
-                log_target=log_target[train],
-                income=None if income is None else income[train],
+            reference = self._reference(coords[train], similar, train)
+            query_similar = None if similar is None else similar[held_out]
+            priced[held_out] = self._price_features(
+                reference, coords[held_out], query_similar, X.iloc[held_out]
             )
-            added[held_out] = self._features(reference, coords[held_out], X.iloc[held_out])
-        return self._with_added(X, added)
+        free = self._price_free_features(coords, X, exclude_self=True)
+        return self._with_added(X, np.hstack([priced, free]))
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         """Return ``X`` with neighbour features computed from all training rows."""
         require_columns(X, self._required_columns())
-        reference = _Reference(self.tree_, self.log_target_, self.income_)
-        return self._with_added(X, self._features(reference, _unit_vectors_km(X), X))
+        coords = _unit_vectors_km(X)
+        similar = self._similar_space(X, coords)
+        priced = self._price_features(self.reference_, coords, similar, X)
+        free = self._price_free_features(coords, X, exclude_self=False)
+        return self._with_added(X, np.hstack([priced, free]))
 
     def get_feature_names_out(self, input_features: Any = None) -> npt.NDArray[np.object_]:
         """Input column names followed by the added ones."""
@@ -142,7 +170,7 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
         self, X: pd.DataFrame, y: Any
     ) -> tuple[FloatArray, FloatArray, FloatArray | None]:
         require_columns(X, self._required_columns())
-        if not self.ks or min(self.ks) < 1:
+        if not self.ks or min(self.ks) < 1 or min(self.similar_ks, default=1) < 1:
             raise ValueError(f"ks must be a non-empty tuple of positive ints, got {self.ks!r}")
         target = np.asarray(y, dtype=np.float64).reshape(-1)
         if len(target) != len(X):
@@ -155,56 +183,146 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
             raise ValueError(f"y must be {rule}; {int(invalid.sum())} row(s) are not")
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.n_features_in_ = len(self.feature_names_in_)
-        income = None if self.income_k is None else X[INCOME].to_numpy(dtype=np.float64)
+        needs_income = self.income_k is not None or bool(self.similar_ks)
+        income = X[INCOME].to_numpy(dtype=np.float64) if needs_income else None
         log_target = np.log1p(target) if self.log_target else target
         return _unit_vectors_km(X), log_target, income
 
-    def _features(self, reference: _Reference, coords: FloatArray, X: pd.DataFrame) -> FloatArray:
-        """One row of added features per query point, in ``_added_names`` order."""
+    def _reference(self, coords: FloatArray, similar: FloatArray | None, rows: Any) -> _Reference:
+        return _Reference(
+            tree=KDTree(coords),
+            log_target=self.log_target_[rows],
+            income=None if self.income_ is None else self.income_[rows],
+            similar_tree=None if similar is None else KDTree(similar[rows]),
+        )
+
+    def _similar_space(self, X: pd.DataFrame, coords: FloatArray) -> FloatArray | None:
+        """Position plus scaled log income; an unknown income counts as the training median."""
+        if not self.similar_ks:
+            return None
+        income = X[INCOME].to_numpy(dtype=np.float64)
+        income = np.where(np.isnan(income), self.income_fill_, income)
+        scaled = self.income_scale_km * np.log(np.clip(income, 0.0, None) + 0.5)
+        return np.column_stack((coords, scaled))
+
+    def _price_features(
+        self,
+        reference: _Reference,
+        coords: FloatArray,
+        similar: FloatArray | None,
+        X: pd.DataFrame,
+    ) -> FloatArray:
+        """The cross-fitted columns, in ``_price_names`` order."""
         n_reference = reference.log_target.shape[0]
-        wanted = [*self.ks, self.income_k or 1, self.density_k or 1]
-        k_max = min(max(wanted), n_reference)
+        k_max = min(max(*self.ks, self.income_k or 1), n_reference)
         distances, indices = reference.tree.query(coords, k=k_max, sort_results=True)
         weights = 1.0 / (distances + self.smoothing_km)
-        weighted_sum = np.cumsum(weights * reference.log_target[indices], axis=1)
-        weight_total = np.cumsum(weights, axis=1)
-        columns = []
-        for k in self.ks:
-            last = min(k, k_max) - 1
-            columns.append(weighted_sum[:, last] / weight_total[:, last])
-        if self.income_k is not None and reference.income is not None:
+        columns = _weighted_means(weights, reference.log_target[indices], self.ks)
+        if self.income_k is not None and self.income_adjusted and reference.income is not None:
             k = min(self.income_k, k_max)
-            neighbour_income = _nan_mean(reference.income[indices[:, :k]])
-            own_income = X[INCOME].to_numpy(dtype=np.float64)
-            columns.append(neighbour_income)
+            gap = reference.log_target[indices[:, :k]] - _log_or_nan(
+                reference.income[indices[:, :k]]
+            )
+            own = _log_or_nan(X[INCOME].to_numpy(dtype=np.float64))
+            columns.append(own + _weighted_nan_mean(gap, weights[:, :k]))
+        if similar is not None and reference.similar_tree is not None:
+            k_similar = min(max(self.similar_ks), n_reference)
+            distances, indices = reference.similar_tree.query(similar, k=k_similar)
+            weights = 1.0 / (distances + self.smoothing_km)
+            columns += _weighted_means(weights, reference.log_target[indices], self.similar_ks)
+        return np.column_stack(columns)
+
+    def _price_free_features(
+        self, coords: FloatArray, X: pd.DataFrame, *, exclude_self: bool
+    ) -> FloatArray:
+        """The columns that use no price, from every training row (but a row itself)."""
+        wanted = [k for k in (self.income_k, self.density_k, self.context_k) if k is not None]
+        if not wanted:
+            return np.empty((len(X), 0))
+        tree = self.reference_.tree
+        distances, indices = _query(tree, coords, max(wanted), exclude_self=exclude_self)
+        k_max = distances.shape[1]
+        columns: list[FloatArray] = []
+        if self.income_k is not None and self.income_ is not None:
+            neighbour_income = _nan_mean(self.income_[indices[:, : min(self.income_k, k_max)]])
             with np.errstate(divide="ignore", invalid="ignore"):
-                columns.append(own_income / neighbour_income)
-            if self.income_adjusted:
-                neighbour_income_k = reference.income[indices[:, :k]]
-                gap = reference.log_target[indices[:, :k]] - _log_or_nan(neighbour_income_k)
-                columns.append(_log_or_nan(own_income) + _weighted_nan_mean(gap, weights[:, :k]))
+                relative = X[INCOME].to_numpy(dtype=np.float64) / neighbour_income
+            columns += [neighbour_income, relative]
         if self.density_k is not None:
             columns.append(distances[:, min(self.density_k, k_max) - 1])
+        if self.context_k is not None and self.context_ is not None:
+            k = min(self.context_k, k_max)
+            neighbour_context = _nan_mean_3d(self.context_[indices[:, :k]])
+            columns += [*neighbour_context.T, *(_context_values(X) - neighbour_context).T]
         return np.column_stack(columns)
 
     def _required_columns(self) -> tuple[str, ...]:
-        if self.income_k is None:
-            return (LONGITUDE, LATITUDE)
-        return (LONGITUDE, LATITUDE, INCOME)
+        columns = [LONGITUDE, LATITUDE]
+        if self.income_k is not None or self.similar_ks:
+            columns.append(INCOME)
+        if self.context_k is not None:
+            columns += list(CONTEXT_COLUMNS)
+        return tuple(columns)
+
+    def _price_names(self) -> list[str]:
+        names = [f"nbr_log_value_k{k}" for k in self.ks]
+        if self.income_k is not None and self.income_adjusted:
+            names.append(f"nbr_income_adjusted_log_value_k{self.income_k}")
+        names += [f"nbr_similar_income_log_value_k{k}" for k in self.similar_ks]
+        return names
 
     def _added_names(self) -> list[str]:
-        names = [f"nbr_log_value_k{k}" for k in self.ks]
+        names = self._price_names()
         if self.income_k is not None:
             names += [f"nbr_income_k{self.income_k}", f"income_rel_nbr_k{self.income_k}"]
-            if self.income_adjusted:
-                names.append(f"nbr_income_adjusted_log_value_k{self.income_k}")
         if self.density_k is not None:
             names.append(f"nbr_dist_k{self.density_k}_km")
+        if self.context_k is not None:
+            names += [f"nbr_{c}_k{self.context_k}" for c in CONTEXT_NAMES]
+            names += [f"{c}_minus_nbr_k{self.context_k}" for c in CONTEXT_NAMES]
         return names
 
     def _with_added(self, X: pd.DataFrame, added: FloatArray) -> pd.DataFrame:
         frame = pd.DataFrame(added, index=X.index, columns=self._added_names())
         return pd.concat([X, frame], axis=1)
+
+
+def _query(
+    tree: KDTree, coords: FloatArray, k: int, *, exclude_self: bool
+) -> tuple[FloatArray, npt.NDArray[np.intp]]:
+    """The k nearest reference rows; with ``exclude_self`` the queries are the reference rows
+    themselves (in order) and each row's own entry is dropped, whatever its rank among ties."""
+    n_reference = tree.data.shape[0]
+    if not exclude_self:
+        return tree.query(coords, k=min(k, n_reference), sort_results=True)  # type: ignore[no-any-return]
+    k = min(k, n_reference - 1)
+    distances, indices = tree.query(coords, k=k + 1, sort_results=True)
+    is_self = indices == np.arange(len(coords))[:, None]
+    is_self[~is_self.any(axis=1), -1] = True  # self tied beyond k + 1: drop the farthest
+    keep = ~is_self
+    return distances[keep].reshape(-1, k), indices[keep].reshape(-1, k)
+
+
+def _weighted_means(
+    weights: FloatArray, values: FloatArray, ks: tuple[int, ...]
+) -> list[FloatArray]:
+    """Weighted means of the first k columns of ``values``, for each k (clipped to what exists)."""
+    weighted_sum = np.cumsum(weights * values, axis=1)
+    weight_total = np.cumsum(weights, axis=1)
+    last = [min(k, values.shape[1]) - 1 for k in ks]
+    return [weighted_sum[:, i] / weight_total[:, i] for i in last]
+
+
+def _context_values(X: pd.DataFrame) -> FloatArray:
+    """Housing age, log rooms per household, log people per household (NaN when undefined)."""
+    households = X[HOUSEHOLDS].to_numpy(dtype=np.float64)
+    households = np.where(households > 0, households, np.nan)
+    rooms = X[ROOMS].to_numpy(dtype=np.float64) / households
+    people = X[POPULATION].to_numpy(dtype=np.float64) / households
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.column_stack(
+            (X[AGE].to_numpy(dtype=np.float64), _log_or_nan(rooms), _log_or_nan(people))
+        )
 
 
 def _unit_vectors_km(X: pd.DataFrame) -> FloatArray:
@@ -228,6 +346,11 @@ def _nan_mean(values: FloatArray) -> FloatArray:
     total = np.where(present, values, 0.0).sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.asarray(np.where(count > 0, total / count, np.nan))
+
+
+def _nan_mean_3d(values: npt.NDArray[np.float64]) -> FloatArray:
+    """Means over axis 1 of (rows, k, columns) ignoring NaN, without numpy's warning."""
+    return np.column_stack([_nan_mean(values[:, :, j]) for j in range(values.shape[2])])
 
 
 def _weighted_nan_mean(values: FloatArray, weights: FloatArray) -> FloatArray:

@@ -54,6 +54,15 @@ class FeatureSettings(_Frozen):
     neighbour_ks: tuple[int, ...] = (5, 15, 50)
     neighbour_income_k: int | None = Field(15, ge=1)
     neighbour_density_k: int | None = Field(15, ge=1)
+    neighbour_similar_ks: tuple[int, ...] = Field(
+        (10, 30), description="k of the neighbours in (position, income) space; () for none"
+    )
+    neighbour_income_scale_km: float = Field(
+        10.0, gt=0, description="km that one unit of log income counts for in that space"
+    )
+    neighbour_context_k: int | None = Field(
+        15, ge=1, description="neighbours whose age, rooms and crowding a row is compared to"
+    )
     neighbour_smoothing_km: float = Field(1.0, gt=0)
     neighbour_folds: int = Field(5, ge=2)
 
@@ -74,6 +83,12 @@ class HistGradientBoostingConfig(_ModelBase):
     min_samples_leaf: int = Field(20, ge=1)
     l2_regularization: float = Field(3.0, ge=0)
     max_depth: int | None = Field(None, ge=1)
+    max_features: float = Field(
+        0.5, gt=0, le=1, description="share of the features each split may choose from"
+    )
+    n_models: int = Field(
+        3, ge=1, description="models averaged, differing only in their random seed"
+    )
 
 
 class RandomForestConfig(_ModelBase):
