@@ -174,3 +174,59 @@ def test_clone_and_pipeline_with_pandas_output(frame: pd.DataFrame, price: pd.Se
     assert clone(nbrs).get_params() == nbrs.get_params()
     assert list(out_of_fold.columns) == list(pipeline.get_feature_names_out())
     assert not np.allclose(out_of_fold["nbr_log_value_k2"], in_sample["nbr_log_value_k2"])
+
+
+def test_price_free_features_of_a_training_row_come_from_the_other_rows(
+    frame: pd.DataFrame, price: pd.Series
+) -> None:
+    # given features from the single nearest neighbour
+    nbrs = small(income_k=1, density_k=1)
+
+    # when the training rows are fit_transformed, and then transformed as if new
+    training = nbrs.fit_transform(frame, price)
+    as_new = nbrs.transform(frame)
+
+    # then in training row 0's nearest is row 1 (not itself); a new row sees itself
+    assert training.loc[0, "nbr_income_k1"] == pytest.approx(7.5)
+    assert training.loc[0, "nbr_dist_k1_km"] > 1.0
+    assert as_new.loc[0, "nbr_income_k1"] == pytest.approx(8.0)
+    assert as_new.loc[0, "nbr_dist_k1_km"] == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize("income_scale_km, expected_price", [(1e-3, 500_000.0), (1e4, 105_000.0)])
+def test_similar_income_neighbours_trade_distance_for_income(
+    frame: pd.DataFrame, price: pd.Series, income_scale_km: float, expected_price: float
+) -> None:
+    # given a new row in the rich cluster that earns like the poor one (income 3.0)
+    nbrs = small(similar_ks=(1,), income_scale_km=income_scale_km).fit(frame, price)
+    new = pd.DataFrame({"longitude": [-122.40], "latitude": [37.70], "median_income": [3.0]})
+
+    # when
+    out = nbrs.transform(new)
+
+    # then a small scale picks the nearest row, a large one the nearest of those earning 3.0
+    assert np.expm1(out.loc[0, "nbr_similar_income_log_value_k1"]) == pytest.approx(expected_price)
+
+
+def test_context_features_compare_a_row_with_its_neighbourhood(
+    frame: pd.DataFrame, price: pd.Series
+) -> None:
+    # given raw size columns: the rich cluster has old, roomy, uncrowded block groups
+    sized = frame.assign(
+        housing_median_age=[40.0] * 5 + [10.0] * 5,
+        total_rooms=[600.0] * 5 + [400.0] * 5,
+        population=[200.0] * 5 + [400.0] * 5,
+        households=[100.0] * 10,
+    )
+    nbrs = small(context_k=2).fit(sized, price)
+    new = sized.iloc[[0]].assign(housing_median_age=30.0)
+
+    # when
+    out = nbrs.transform(new)
+
+    # then the neighbourhood's means and the row's difference to them are added
+    assert out.loc[0, "nbr_age_k2"] == pytest.approx(40.0)
+    assert out.loc[0, "age_minus_nbr_k2"] == pytest.approx(-10.0)
+    assert out.loc[0, "nbr_log_rooms_per_household_k2"] == pytest.approx(np.log(6.0))
+    assert out.loc[0, "log_people_per_household_minus_nbr_k2"] == pytest.approx(0.0)
+    assert list(out.columns) == list(nbrs.get_feature_names_out())

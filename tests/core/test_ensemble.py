@@ -1,0 +1,88 @@
+"""AveragedBoosting: seed-averaged HistGradientBoosting, scored with all its trees at once."""
+
+from __future__ import annotations
+
+import pickle
+
+import cloudpickle
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.ensemble import HistGradientBoostingRegressor
+
+from housing_core.ensemble import TREE_PARALLEL_MAX_ROWS, AveragedBoosting, flatten_trees
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 6))
+    y = X[:, 0] + np.sin(3 * X[:, 1]) + 0.1 * rng.normal(size=600)
+    X[rng.random(X.shape) < 0.05] = np.nan  # missing values take the learnt side
+    return X, y
+
+
+def boosting(**params: object) -> HistGradientBoostingRegressor:
+    defaults: dict[str, object] = {
+        "max_iter": 40,
+        "max_leaf_nodes": 15,
+        "max_features": 0.5,
+        "early_stopping": False,
+        "random_state": 3,
+    }
+    return HistGradientBoostingRegressor(**{**defaults, **params})
+
+
+def test_flattened_trees_give_scikit_learns_floats(data: tuple[np.ndarray, np.ndarray]) -> None:
+    X, y = data
+    model = boosting().fit(X, y)
+
+    flat = flatten_trees([model])
+
+    np.testing.assert_array_equal(flat.predict(X), model.predict(X))
+
+
+def test_average_of_members_with_seeds_counted_from_random_state(
+    data: tuple[np.ndarray, np.ndarray],
+) -> None:
+    X, y = data
+
+    averaged = AveragedBoosting(boosting(), n_models=3).fit(X, y)
+
+    seeds = [m.random_state for m in averaged.estimators_]
+    assert seeds == [3, 4, 5]
+    members = [m.predict(X) for m in averaged.estimators_]
+    assert not np.array_equal(members[0], members[1])
+    np.testing.assert_allclose(averaged.predict(X), np.mean(members, axis=0), rtol=1e-12)
+
+
+def test_a_row_alone_equals_the_row_in_a_large_batch(data: tuple[np.ndarray, np.ndarray]) -> None:
+    # given a batch large enough to be scored by scikit-learn rather than the numpy walk
+    X, y = data
+    averaged = AveragedBoosting(boosting(), n_models=2).fit(X, y)
+    assert len(X) > TREE_PARALLEL_MAX_ROWS
+
+    batch = averaged.predict(X)
+    alone = np.array([averaged.predict(X[[i]])[0] for i in range(0, len(X), 37)])
+
+    np.testing.assert_array_equal(alone, batch[::37])
+
+
+def test_bad_inputs_are_named(data: tuple[np.ndarray, np.ndarray]) -> None:
+    X, y = data
+    with pytest.raises(ValueError, match="n_models"):
+        AveragedBoosting(boosting(), n_models=0).fit(X, y)
+    averaged = AveragedBoosting(boosting(), n_models=1).fit(X, y)
+    with pytest.raises(ValueError, match="features"):
+        averaged.predict(X[:, :3])
+
+
+def test_clone_and_pickle_round_trip(data: tuple[np.ndarray, np.ndarray]) -> None:
+    X, y = data
+    averaged = AveragedBoosting(boosting(), n_models=2)
+    assert clone(averaged).get_params()["n_models"] == 2
+
+    averaged.fit(X, y)
+    for dumps in (pickle.dumps, cloudpickle.dumps):
+        restored = pickle.loads(dumps(averaged))
+        np.testing.assert_array_equal(restored.predict(X[:5]), averaged.predict(X[:5]))
