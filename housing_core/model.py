@@ -11,6 +11,7 @@ import pandas as pd
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
 from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
 
 from housing_core.ensemble import AveragedBoosting
 from housing_core.features import RatioFeatures, build_preprocessor
@@ -104,7 +105,9 @@ def _estimator(config: ModelConfig) -> RandomForestRegressor | AveragedBoosting:
 def train_model(train: pd.DataFrame, config: ModelConfig) -> Pipeline:
     """Fit the pipeline on the training rows, then make it cheap to serve one row at a time."""
     pipeline = build_pipeline(config)
-    pipeline.fit(train.loc[:, list(FEATURE_COLUMNS)], train[TARGET])
+    threads = config.fit_threads if isinstance(config, HistGradientBoostingConfig) else None
+    with threadpool_limits(limits=threads, user_api="openmp"):
+        pipeline.fit(train.loc[:, list(FEATURE_COLUMNS)], train[TARGET])
     _single_threaded_for_serving(pipeline)
     return pipeline
 

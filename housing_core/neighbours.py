@@ -43,6 +43,27 @@ class _Reference:
     similar_tree: KDTree | None
 
 
+@dataclass(frozen=True)
+class _Rows:
+    """The columns of the query rows that the features use, read from the frame once."""
+
+    coords: FloatArray
+    income: FloatArray | None
+    similar: FloatArray | None
+    context: FloatArray | None
+
+    def take(self, rows: npt.NDArray[np.intp]) -> _Rows:
+        return _Rows(
+            self.coords[rows],
+            None if self.income is None else self.income[rows],
+            None if self.similar is None else self.similar[rows],
+            None if self.context is None else self.context[rows],
+        )
+
+
+_Neighbours = tuple[FloatArray, npt.NDArray[np.intp]]
+
+
 class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     """Add what the nearest training block groups are worth, earn and look like.
 
@@ -120,12 +141,13 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
 
     def fit(self, X: pd.DataFrame, y: Any) -> NeighbourTargetFeatures:
         """Index every training row, for use by ``transform`` on new rows."""
-        coords, log_target, income = self._validate_fit(X, y)
+        log_target, income = self._validate_fit(X, y)
         self.log_target_ = log_target
         self.income_ = income
         self.income_fill_ = 1.0 if income is None else float(np.nanmedian(income))
-        self.context_ = _context_values(X) if self.context_k is not None else None
-        self.reference_ = self._reference(coords, self._similar_space(X, coords), np.s_[:])
+        rows = self._rows(X)
+        self.context_ = rows.context
+        self.reference_ = self._reference(rows, np.arange(len(X)))
         return self
 
     def fit_transform(self, X: pd.DataFrame, y: Any = None, **fit_params: Any) -> pd.DataFrame:
@@ -133,26 +155,24 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
         if y is None:
             raise ValueError("NeighbourTargetFeatures needs y (the price) to fit")
         self.fit(X, y)
-        coords = _unit_vectors_km(X)
-        similar = self._similar_space(X, coords)
+        rows = self._rows(X)
         priced = np.empty((len(X), len(self._price_names())), dtype=np.float64)
         folds = KFold(n_splits=self.n_splits, shuffle=True, random_state=self.random_state)
-        for train, held_out in folds.split(coords):
-            reference = self._reference(coords[train], similar, train)
-            query_similar = None if similar is None else similar[held_out]
-            priced[held_out] = self._price_features(
-                reference, coords[held_out], query_similar, X.iloc[held_out]
-            )
-        free = self._price_free_features(coords, X, exclude_self=True)
+        for train, held_out in folds.split(rows.coords):
+            reference = self._reference(rows, train)
+            priced[held_out] = self._price_features(reference, rows.take(held_out))
+        own_excluded = _query(self.reference_.tree, rows.coords, self._k_free(), exclude_self=True)
+        free = self._price_free_features(rows, own_excluded)
         return self._with_added(X, np.hstack([priced, free]))
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         """Return ``X`` with neighbour features computed from all training rows."""
         require_columns(X, self._required_columns())
-        coords = _unit_vectors_km(X)
-        similar = self._similar_space(X, coords)
-        priced = self._price_features(self.reference_, coords, similar, X)
-        free = self._price_free_features(coords, X, exclude_self=False)
+        rows = self._rows(X)
+        k = max(*self.ks, self._k_free())  # one query serves both kinds of feature
+        neighbours = _query(self.reference_.tree, rows.coords, k, exclude_self=False)
+        priced = self._price_features(self.reference_, rows, neighbours)
+        free = self._price_free_features(rows, neighbours)
         return self._with_added(X, np.hstack([priced, free]))
 
     def get_feature_names_out(self, input_features: Any = None) -> npt.NDArray[np.object_]:
@@ -166,9 +186,7 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
         tags.target_tags.required = True
         return tags
 
-    def _validate_fit(
-        self, X: pd.DataFrame, y: Any
-    ) -> tuple[FloatArray, FloatArray, FloatArray | None]:
+    def _validate_fit(self, X: pd.DataFrame, y: Any) -> tuple[FloatArray, FloatArray | None]:
         require_columns(X, self._required_columns())
         if not self.ks or min(self.ks) < 1 or min(self.similar_ks, default=1) < 1:
             raise ValueError(f"ks must be a non-empty tuple of positive ints, got {self.ks!r}")
@@ -186,75 +204,74 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
         needs_income = self.income_k is not None or bool(self.similar_ks)
         income = X[INCOME].to_numpy(dtype=np.float64) if needs_income else None
         log_target = np.log1p(target) if self.log_target else target
-        return _unit_vectors_km(X), log_target, income
+        return log_target, income
 
-    def _reference(self, coords: FloatArray, similar: FloatArray | None, rows: Any) -> _Reference:
+    def _reference(self, rows: _Rows, subset: npt.NDArray[np.intp]) -> _Reference:
         return _Reference(
-            tree=KDTree(coords),
-            log_target=self.log_target_[rows],
-            income=None if self.income_ is None else self.income_[rows],
-            similar_tree=None if similar is None else KDTree(similar[rows]),
+            tree=KDTree(rows.coords[subset]),
+            log_target=self.log_target_[subset],
+            income=None if self.income_ is None else self.income_[subset],
+            similar_tree=None if rows.similar is None else KDTree(rows.similar[subset]),
         )
 
-    def _similar_space(self, X: pd.DataFrame, coords: FloatArray) -> FloatArray | None:
-        """Position plus scaled log income; an unknown income counts as the training median."""
-        if not self.similar_ks:
-            return None
-        income = X[INCOME].to_numpy(dtype=np.float64)
-        income = np.where(np.isnan(income), self.income_fill_, income)
-        scaled = self.income_scale_km * np.log(np.clip(income, 0.0, None) + 0.5)
-        return np.column_stack((coords, scaled))
+    def _rows(self, X: pd.DataFrame) -> _Rows:
+        coords = _unit_vectors_km(X)
+        needs_income = self.income_k is not None or bool(self.similar_ks)
+        income = X[INCOME].to_numpy(dtype=np.float64) if needs_income else None
+        similar = None
+        if self.similar_ks and income is not None:
+            # position plus scaled log income; an unknown income counts as the training median
+            filled = np.where(np.isnan(income), self.income_fill_, income)
+            scaled = self.income_scale_km * np.log(np.clip(filled, 0.0, None) + 0.5)
+            similar = np.column_stack((coords, scaled))
+        context = _context_values(X) if self.context_k is not None else None
+        return _Rows(coords, income, similar, context)
 
     def _price_features(
-        self,
-        reference: _Reference,
-        coords: FloatArray,
-        similar: FloatArray | None,
-        X: pd.DataFrame,
+        self, reference: _Reference, rows: _Rows, neighbours: _Neighbours | None = None
     ) -> FloatArray:
         """The cross-fitted columns, in ``_price_names`` order."""
-        n_reference = reference.log_target.shape[0]
-        k_max = min(max(*self.ks, self.income_k or 1), n_reference)
-        distances, indices = reference.tree.query(coords, k=k_max, sort_results=True)
+        k_max = min(max(*self.ks, self.income_k or 1), reference.log_target.shape[0])
+        if neighbours is None:
+            neighbours = _query(reference.tree, rows.coords, k_max, exclude_self=False)
+        distances, indices = neighbours[0][:, :k_max], neighbours[1][:, :k_max]
         weights = 1.0 / (distances + self.smoothing_km)
         columns = _weighted_means(weights, reference.log_target[indices], self.ks)
         if self.income_k is not None and self.income_adjusted and reference.income is not None:
             k = min(self.income_k, k_max)
-            gap = reference.log_target[indices[:, :k]] - _log_or_nan(
-                reference.income[indices[:, :k]]
-            )
-            own = _log_or_nan(X[INCOME].to_numpy(dtype=np.float64))
+            nearest = indices[:, :k]
+            gap = reference.log_target[nearest] - _log_or_nan(reference.income[nearest])
+            own = _log_or_nan(rows.income) if rows.income is not None else np.nan
             columns.append(own + _weighted_nan_mean(gap, weights[:, :k]))
-        if similar is not None and reference.similar_tree is not None:
-            k_similar = min(max(self.similar_ks), n_reference)
-            distances, indices = reference.similar_tree.query(similar, k=k_similar)
+        if rows.similar is not None and reference.similar_tree is not None:
+            k_similar = max(self.similar_ks)
+            distances, indices = _query(
+                reference.similar_tree, rows.similar, k_similar, exclude_self=False
+            )
             weights = 1.0 / (distances + self.smoothing_km)
             columns += _weighted_means(weights, reference.log_target[indices], self.similar_ks)
         return np.column_stack(columns)
 
-    def _price_free_features(
-        self, coords: FloatArray, X: pd.DataFrame, *, exclude_self: bool
-    ) -> FloatArray:
+    def _k_free(self) -> int:
+        return max((k for k in (self.income_k, self.density_k, self.context_k) if k), default=1)
+
+    def _price_free_features(self, rows: _Rows, neighbours: _Neighbours) -> FloatArray:
         """The columns that use no price, from every training row (but a row itself)."""
-        wanted = [k for k in (self.income_k, self.density_k, self.context_k) if k is not None]
-        if not wanted:
-            return np.empty((len(X), 0))
-        tree = self.reference_.tree
-        distances, indices = _query(tree, coords, max(wanted), exclude_self=exclude_self)
+        distances, indices = neighbours
         k_max = distances.shape[1]
         columns: list[FloatArray] = []
-        if self.income_k is not None and self.income_ is not None:
+        if self.income_k is not None and self.income_ is not None and rows.income is not None:
             neighbour_income = _nan_mean(self.income_[indices[:, : min(self.income_k, k_max)]])
             with np.errstate(divide="ignore", invalid="ignore"):
-                relative = X[INCOME].to_numpy(dtype=np.float64) / neighbour_income
-            columns += [neighbour_income, relative]
+                columns += [neighbour_income, rows.income / neighbour_income]
         if self.density_k is not None:
             columns.append(distances[:, min(self.density_k, k_max) - 1])
-        if self.context_k is not None and self.context_ is not None:
-            k = min(self.context_k, k_max)
-            neighbour_context = _nan_mean_3d(self.context_[indices[:, :k]])
-            columns += [*neighbour_context.T, *(_context_values(X) - neighbour_context).T]
-        return np.column_stack(columns)
+        if self.context_ is not None and self.context_k is not None and rows.context is not None:
+            neighbour_context = _nan_mean_3d(
+                self.context_[indices[:, : min(self.context_k, k_max)]]
+            )
+            columns += [*neighbour_context.T, *(rows.context - neighbour_context).T]
+        return np.column_stack(columns) if columns else np.empty((len(rows.coords), 0))
 
     def _required_columns(self) -> tuple[str, ...]:
         columns = [LONGITUDE, LATITUDE]
