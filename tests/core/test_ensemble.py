@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import pickle
+from collections.abc import Iterator
 
 import cloudpickle
 import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.ensemble import HistGradientBoostingRegressor
+from threadpoolctl import threadpool_limits
 
 from housing_core.ensemble import TREE_PARALLEL_MAX_ROWS, AveragedBoosting, flatten_trees
+
+
+@pytest.fixture(autouse=True)
+def one_openmp_thread() -> Iterator[None]:
+    # tiny fits: an OpenMP pool on a busy 2-core host costs them 20x
+    with threadpool_limits(limits=1, user_api="openmp"):
+        yield
 
 
 @pytest.fixture(scope="module")
