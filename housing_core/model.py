@@ -69,6 +69,7 @@ def _feature_steps(features: FeatureSettings, random_state: int) -> list[tuple[s
             similar_ks=features.neighbour_similar_ks,
             income_scale_km=features.neighbour_income_scale_km,
             context_k=features.neighbour_context_k,
+            spread_k=features.neighbour_spread_k,
             smoothing_km=features.neighbour_smoothing_km,
             n_splits=features.neighbour_folds,
             random_state=random_state,

@@ -41,6 +41,7 @@ class _Reference:
     log_target: FloatArray
     income: FloatArray | None
     similar_tree: KDTree | None
+    at_cap: FloatArray
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,11 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
       cannot form that product of two features themselves (NaN when the income is NaN);
     - ``nbr_similar_income_log_value_k<k>`` for each k in ``similar_ks``: the same weighted
       mean over the k nearest rows in (position, ``income_scale_km`` x log income) space, i.e.
-      nearby block groups that also earn alike (an appraiser's comparables).
+      nearby block groups that also earn alike (an appraiser's comparables);
+    - ``nbr_log_value_std_k<spread_k>``, ``nbr_log_value_median_k<spread_k>`` and
+      ``nbr_capped_share_k<spread_k>`` when ``spread_k`` is set: how mixed the neighbourhood
+      is, and the share of its block groups at the data's price cap (the highest training
+      price), which a mean over a few neighbours blurs.
 
     From the neighbours' own columns (no price involved):
 
@@ -121,6 +126,7 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
         income_adjusted: bool = True,
         similar_ks: tuple[int, ...] = (),
         income_scale_km: float = 10.0,
+        spread_k: int | None = None,
         context_k: int | None = None,
         smoothing_km: float = 1.0,
         log_target: bool = True,
@@ -133,6 +139,7 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
         self.income_adjusted = income_adjusted
         self.similar_ks = similar_ks
         self.income_scale_km = income_scale_km
+        self.spread_k = spread_k
         self.context_k = context_k
         self.smoothing_km = smoothing_km
         self.log_target = log_target
@@ -143,6 +150,7 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
         """Index every training row, for use by ``transform`` on new rows."""
         log_target, income = self._validate_fit(X, y)
         self.log_target_ = log_target
+        self.at_cap_ = (log_target >= log_target.max()).astype(np.float64)
         self.income_ = income
         self.income_fill_ = 1.0 if income is None else float(np.nanmedian(income))
         rows = self._rows(X)
@@ -169,7 +177,7 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
         """Return ``X`` with neighbour features computed from all training rows."""
         require_columns(X, self._required_columns())
         rows = self._rows(X)
-        k = max(*self.ks, self._k_free())  # one query serves both kinds of feature
+        k = max(*self.ks, self.spread_k or 1, self._k_free())  # one query serves both kinds
         neighbours = _query(self.reference_.tree, rows.coords, k, exclude_self=False)
         priced = self._price_features(self.reference_, rows, neighbours)
         free = self._price_free_features(rows, neighbours)
@@ -212,6 +220,7 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
             log_target=self.log_target_[subset],
             income=None if self.income_ is None else self.income_[subset],
             similar_tree=None if rows.similar is None else KDTree(rows.similar[subset]),
+            at_cap=self.at_cap_[subset],
         )
 
     def _rows(self, X: pd.DataFrame) -> _Rows:
@@ -231,7 +240,7 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
         self, reference: _Reference, rows: _Rows, neighbours: _Neighbours | None = None
     ) -> FloatArray:
         """The cross-fitted columns, in ``_price_names`` order."""
-        k_max = min(max(*self.ks, self.income_k or 1), reference.log_target.shape[0])
+        k_max = min(max(*self.ks, self.income_k or 1, self.spread_k or 1), len(reference.at_cap))
         if neighbours is None:
             neighbours = _query(reference.tree, rows.coords, k_max, exclude_self=False)
         distances, indices = neighbours[0][:, :k_max], neighbours[1][:, :k_max]
@@ -243,6 +252,11 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
             gap = reference.log_target[nearest] - _log_or_nan(reference.income[nearest])
             own = _log_or_nan(rows.income) if rows.income is not None else np.nan
             columns.append(own + _weighted_nan_mean(gap, weights[:, :k]))
+        if self.spread_k is not None:
+            nearest = indices[:, : min(self.spread_k, k_max)]
+            values = reference.log_target[nearest]
+            columns += [values.std(axis=1), np.median(values, axis=1)]
+            columns.append(reference.at_cap[nearest].mean(axis=1))
         if rows.similar is not None and reference.similar_tree is not None:
             k_similar = max(self.similar_ks)
             distances, indices = _query(
@@ -285,6 +299,12 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
         names = [f"nbr_log_value_k{k}" for k in self.ks]
         if self.income_k is not None and self.income_adjusted:
             names.append(f"nbr_income_adjusted_log_value_k{self.income_k}")
+        if self.spread_k is not None:
+            names += [
+                f"nbr_log_value_std_k{self.spread_k}",
+                f"nbr_log_value_median_k{self.spread_k}",
+                f"nbr_capped_share_k{self.spread_k}",
+            ]
         names += [f"nbr_similar_income_log_value_k{k}" for k in self.similar_ks]
         return names
 

@@ -60,6 +60,9 @@ class FeatureSettings(_Frozen):
     neighbour_income_scale_km: float = Field(
         10.0, gt=0, description="km that one unit of log income counts for in that space"
     )
+    neighbour_spread_k: int | None = Field(
+        15, ge=1, description="neighbours whose price spread and share at the cap are added"
+    )
     neighbour_context_k: int | None = Field(
         15, ge=1, description="neighbours whose age, rooms and crowding a row is compared to"
     )

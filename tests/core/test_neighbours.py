@@ -230,3 +230,20 @@ def test_context_features_compare_a_row_with_its_neighbourhood(
     assert out.loc[0, "nbr_log_rooms_per_household_k2"] == pytest.approx(np.log(6.0))
     assert out.loc[0, "log_people_per_household_minus_nbr_k2"] == pytest.approx(0.0)
     assert list(out.columns) == list(nbrs.get_feature_names_out())
+
+
+def test_spread_features_say_how_mixed_the_neighbourhood_is(
+    frame: pd.DataFrame, price: pd.Series
+) -> None:
+    # given a model whose highest training price (the cap) is row 0's 500,000
+    nbrs = small(spread_k=3).fit(frame, price)
+    new = pd.DataFrame({"longitude": [-122.405], "latitude": [37.701], "median_income": [4.0]})
+
+    # when a new row beside rows 0, 1 and 2 is transformed
+    out = nbrs.transform(new).iloc[0]
+
+    # then their spread, median and share at the cap are added
+    nearest = np.log1p([500_000.0, 480_000.0, 450_000.0])
+    assert out["nbr_log_value_std_k3"] == pytest.approx(nearest.std())
+    assert out["nbr_log_value_median_k3"] == pytest.approx(np.log1p(480_000.0))
+    assert out["nbr_capped_share_k3"] == pytest.approx(1 / 3)
