@@ -20,7 +20,17 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.model_selection import KFold
 from sklearn.neighbors import KDTree
 
-from housing_core.geo import EARTH_RADIUS_KM, LATITUDE, LONGITUDE, require_columns
+from housing_core.geo import LATITUDE, LONGITUDE, require_columns
+from housing_core.nearest import (
+    Neighbours,
+    log_or_nan,
+    nan_mean,
+    nan_mean_3d,
+    query,
+    unit_vectors_km,
+    weighted_means,
+    weighted_nan_mean,
+)
 
 INCOME = "median_income"
 AGE = "housing_median_age"
@@ -60,9 +70,6 @@ class _Rows:
             None if self.similar is None else self.similar[rows],
             None if self.context is None else self.context[rows],
         )
-
-
-_Neighbours = tuple[FloatArray, npt.NDArray[np.intp]]
 
 
 class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
@@ -169,7 +176,7 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
         for train, held_out in folds.split(rows.coords):
             reference = self._reference(rows, train)
             priced[held_out] = self._price_features(reference, rows.take(held_out))
-        own_excluded = _query(self.reference_.tree, rows.coords, self._k_free(), exclude_self=True)
+        own_excluded = query(self.reference_.tree, rows.coords, self._k_free(), exclude_self=True)
         free = self._price_free_features(rows, own_excluded)
         return self._with_added(X, np.hstack([priced, free]))
 
@@ -178,7 +185,7 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
         require_columns(X, self._required_columns())
         rows = self._rows(X)
         k = max(*self.ks, self.spread_k or 1, self._k_free())  # one query serves both kinds
-        neighbours = _query(self.reference_.tree, rows.coords, k, exclude_self=False)
+        neighbours = query(self.reference_.tree, rows.coords, k, exclude_self=False)
         priced = self._price_features(self.reference_, rows, neighbours)
         free = self._price_free_features(rows, neighbours)
         return self._with_added(X, np.hstack([priced, free]))
@@ -224,7 +231,7 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
         )
 
     def _rows(self, X: pd.DataFrame) -> _Rows:
-        coords = _unit_vectors_km(X)
+        coords = unit_vectors_km(X)
         needs_income = self.income_k is not None or bool(self.similar_ks)
         income = X[INCOME].to_numpy(dtype=np.float64) if needs_income else None
         similar = None
@@ -237,21 +244,21 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
         return _Rows(coords, income, similar, context)
 
     def _price_features(
-        self, reference: _Reference, rows: _Rows, neighbours: _Neighbours | None = None
+        self, reference: _Reference, rows: _Rows, neighbours: Neighbours | None = None
     ) -> FloatArray:
         """The cross-fitted columns, in ``_price_names`` order."""
         k_max = min(max(*self.ks, self.income_k or 1, self.spread_k or 1), len(reference.at_cap))
         if neighbours is None:
-            neighbours = _query(reference.tree, rows.coords, k_max, exclude_self=False)
+            neighbours = query(reference.tree, rows.coords, k_max, exclude_self=False)
         distances, indices = neighbours[0][:, :k_max], neighbours[1][:, :k_max]
         weights = 1.0 / (distances + self.smoothing_km)
-        columns = _weighted_means(weights, reference.log_target[indices], self.ks)
+        columns = weighted_means(weights, reference.log_target[indices], self.ks)
         if self.income_k is not None and self.income_adjusted and reference.income is not None:
             k = min(self.income_k, k_max)
             nearest = indices[:, :k]
-            gap = reference.log_target[nearest] - _log_or_nan(reference.income[nearest])
-            own = _log_or_nan(rows.income) if rows.income is not None else np.nan
-            columns.append(own + _weighted_nan_mean(gap, weights[:, :k]))
+            gap = reference.log_target[nearest] - log_or_nan(reference.income[nearest])
+            own = log_or_nan(rows.income) if rows.income is not None else np.nan
+            columns.append(own + weighted_nan_mean(gap, weights[:, :k]))
         if self.spread_k is not None:
             nearest = indices[:, : min(self.spread_k, k_max)]
             values = reference.log_target[nearest]
@@ -259,31 +266,29 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
             columns.append(reference.at_cap[nearest].mean(axis=1))
         if rows.similar is not None and reference.similar_tree is not None:
             k_similar = max(self.similar_ks)
-            distances, indices = _query(
+            distances, indices = query(
                 reference.similar_tree, rows.similar, k_similar, exclude_self=False
             )
             weights = 1.0 / (distances + self.smoothing_km)
-            columns += _weighted_means(weights, reference.log_target[indices], self.similar_ks)
+            columns += weighted_means(weights, reference.log_target[indices], self.similar_ks)
         return np.column_stack(columns)
 
     def _k_free(self) -> int:
         return max((k for k in (self.income_k, self.density_k, self.context_k) if k), default=1)
 
-    def _price_free_features(self, rows: _Rows, neighbours: _Neighbours) -> FloatArray:
+    def _price_free_features(self, rows: _Rows, neighbours: Neighbours) -> FloatArray:
         """The columns that use no price, from every training row (but a row itself)."""
         distances, indices = neighbours
         k_max = distances.shape[1]
         columns: list[FloatArray] = []
         if self.income_k is not None and self.income_ is not None and rows.income is not None:
-            neighbour_income = _nan_mean(self.income_[indices[:, : min(self.income_k, k_max)]])
+            neighbour_income = nan_mean(self.income_[indices[:, : min(self.income_k, k_max)]])
             with np.errstate(divide="ignore", invalid="ignore"):
                 columns += [neighbour_income, rows.income / neighbour_income]
         if self.density_k is not None:
             columns.append(distances[:, min(self.density_k, k_max) - 1])
         if self.context_ is not None and self.context_k is not None and rows.context is not None:
-            neighbour_context = _nan_mean_3d(
-                self.context_[indices[:, : min(self.context_k, k_max)]]
-            )
+            neighbour_context = nan_mean_3d(self.context_[indices[:, : min(self.context_k, k_max)]])
             columns += [*neighbour_context.T, *(rows.context - neighbour_context).T]
         return np.column_stack(columns) if columns else np.empty((len(rows.coords), 0))
 
@@ -324,32 +329,6 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
         return pd.concat([X, frame], axis=1)
 
 
-def _query(
-    tree: KDTree, coords: FloatArray, k: int, *, exclude_self: bool
-) -> tuple[FloatArray, npt.NDArray[np.intp]]:
-    """The k nearest reference rows; with ``exclude_self`` the queries are the reference rows
-    themselves (in order) and each row's own entry is dropped, whatever its rank among ties."""
-    n_reference = tree.data.shape[0]
-    if not exclude_self:
-        return tree.query(coords, k=min(k, n_reference), sort_results=True)  # type: ignore[no-any-return]
-    k = min(k, n_reference - 1)
-    distances, indices = tree.query(coords, k=k + 1, sort_results=True)
-    is_self = indices == np.arange(len(coords))[:, None]
-    is_self[~is_self.any(axis=1), -1] = True  # self tied beyond k + 1: drop the farthest
-    keep = ~is_self
-    return distances[keep].reshape(-1, k), indices[keep].reshape(-1, k)
-
-
-def _weighted_means(
-    weights: FloatArray, values: FloatArray, ks: tuple[int, ...]
-) -> list[FloatArray]:
-    """Weighted means of the first k columns of ``values``, for each k (clipped to what exists)."""
-    weighted_sum = np.cumsum(weights * values, axis=1)
-    weight_total = np.cumsum(weights, axis=1)
-    last = [min(k, values.shape[1]) - 1 for k in ks]
-    return [weighted_sum[:, i] / weight_total[:, i] for i in last]
-
-
 def _context_values(X: pd.DataFrame) -> FloatArray:
     """Housing age, log rooms per household, log people per household (NaN when undefined)."""
     households = X[HOUSEHOLDS].to_numpy(dtype=np.float64)
@@ -358,48 +337,5 @@ def _context_values(X: pd.DataFrame) -> FloatArray:
     people = X[POPULATION].to_numpy(dtype=np.float64) / households
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.column_stack(
-            (X[AGE].to_numpy(dtype=np.float64), _log_or_nan(rooms), _log_or_nan(people))
+            (X[AGE].to_numpy(dtype=np.float64), log_or_nan(rooms), log_or_nan(people))
         )
-
-
-def _unit_vectors_km(X: pd.DataFrame) -> FloatArray:
-    """Points on a sphere of the Earth's radius, so Euclidean distance is (chord) km."""
-    lon = X[LONGITUDE].to_numpy(dtype=np.float64)
-    lat = X[LATITUDE].to_numpy(dtype=np.float64)
-    if np.isnan(lon).any() or np.isnan(lat).any():
-        bad = int((np.isnan(lon) | np.isnan(lat)).sum())
-        raise ValueError(f"{LONGITUDE}/{LATITUDE} must not be NaN; {bad} row(s) are")
-    lon_r, lat_r = np.radians(lon), np.radians(lat)
-    cos_lat = np.cos(lat_r)
-    return EARTH_RADIUS_KM * np.column_stack(
-        (cos_lat * np.cos(lon_r), cos_lat * np.sin(lon_r), np.sin(lat_r))
-    )
-
-
-def _nan_mean(values: FloatArray) -> FloatArray:
-    """Row means ignoring NaN (NaN where a row has none), without numpy's warning."""
-    present = ~np.isnan(values)
-    count = present.sum(axis=1)
-    total = np.where(present, values, 0.0).sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.asarray(np.where(count > 0, total / count, np.nan))
-
-
-def _nan_mean_3d(values: npt.NDArray[np.float64]) -> FloatArray:
-    """Means over axis 1 of (rows, k, columns) ignoring NaN, without numpy's warning."""
-    return np.column_stack([_nan_mean(values[:, :, j]) for j in range(values.shape[2])])
-
-
-def _weighted_nan_mean(values: FloatArray, weights: FloatArray) -> FloatArray:
-    """Row-wise weighted means ignoring NaN values (NaN where a row has none)."""
-    present = ~np.isnan(values)
-    total_weight = np.where(present, weights, 0.0).sum(axis=1)
-    total = np.where(present, values * weights, 0.0).sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.asarray(np.where(total_weight > 0, total / total_weight, np.nan))
-
-
-def _log_or_nan(values: FloatArray) -> FloatArray:
-    """Natural log, with NaN (not -inf) for a zero income so that it counts as missing."""
-    positive = values > 0
-    return np.asarray(np.where(positive, np.log(np.where(positive, values, 1.0)), np.nan))

@@ -83,7 +83,9 @@ def test_neighbour_prices_of_training_rows_are_out_of_fold(model: Pipeline, spli
 
     # then each price feature misses a row's price by more when the row's own price is hidden,
     # and by about as much as it misses the truly held-out rows' prices
-    price_features = [c for c in out_of_fold.columns if c.startswith("nbr_") and "value" in c]
+    price_features = [  # the columns that estimate a row's log price (not the spread)
+        c for c in out_of_fold.columns if "log_value" in c and "_std_" not in c
+    ]
     assert price_features
     held_out_log_price = np.log1p(split.test[TARGET].to_numpy())
     for column in price_features:
