@@ -13,6 +13,19 @@ held-out column is reported, never tuned on. Usage, from the repo root:
 
 The data path is ``$HOUSING_DATA__SOURCE`` or ``../shared/data/housing.csv``.
 
+What it printed (18,576 rows, 2 shared cores, two fits side by side, so "fit s" is slower
+than a lone fit: the default's train_model takes ~8 s alone on the split's 14,859 rows):
+
+    row              CV RMSE         CV R2   held-out RMSE  R2      fit s
+    seed_rf          49,862 ± 1,097  0.8135  49,984         0.8090  11.3
+    plain_hgb        43,982 ± 1,251  0.8549  43,922         0.8525   4.5
+    geo              41,867 ± 1,081  0.8685  41,724         0.8669   6.0
+    neighbours       39,592 ± 1,320  0.8824  39,510         0.8807   6.6
+    comparables      39,470 ± 1,164  0.8831  39,366         0.8815   6.4
+    spread           39,370 ± 1,102  0.8837  39,708         0.8795   6.9
+    default          39,034 ± 1,285  0.8857  39,557         0.8804   7.9
+    default_1_model  39,457 ± 1,328  0.8832  40,331         0.8757   3.0
+
 What was tried and did not pay (5-fold CV RMSE of the default as it then stood, on the same
 folds; the fold-to-fold std is ~1,200, but paired differences are steadier than that):
 
