@@ -32,8 +32,10 @@ test: check  ## static checks, then every test (starts its own MLflow and Prefec
 unit: setup  ## the quick tests that need no server
 	$(BIN)/python -m pytest tests/core tests/tasks
 
-bench: setup  ## benchmark scripts that print figures
+bench: setup  ## benchmark scripts that print figures (about 10 minutes)
 	$(BIN)/python -m tests.benchmarks.training_overhead
+	$(BIN)/python -m tests.benchmarks.serving_latency
+	$(BIN)/python -m tests.benchmarks.evaluate_models
 
 clean:
 	rm -rf .housing .pytest_cache .mypy_cache .ruff_cache
