@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    SecretStr,
+    Tag,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -110,8 +118,24 @@ class RandomForestConfig(_ModelBase):
     min_samples_leaf: int = Field(1, ge=1)
 
 
+DEFAULT_FAMILY = "hist_gradient_boosting"
+
+
+def _family(value: object) -> str:
+    """The model family named in a config, or the default one when only parameters are given.
+
+    So `HOUSING_MODEL__MAX_ITER=400` or `--param model='{"max_iter": 400}'` tune the default
+    model instead of failing for want of a `family`.
+    """
+    if isinstance(value, dict):
+        return str(value.get("family", DEFAULT_FAMILY))
+    return str(getattr(value, "family", DEFAULT_FAMILY))
+
+
 ModelConfig = Annotated[
-    HistGradientBoostingConfig | RandomForestConfig, Field(discriminator="family")
+    Annotated[HistGradientBoostingConfig, Tag("hist_gradient_boosting")]
+    | Annotated[RandomForestConfig, Tag("random_forest")],
+    Discriminator(_family),
 ]
 
 

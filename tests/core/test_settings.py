@@ -95,3 +95,18 @@ def test_secrets_never_reach_the_dump(monkeypatch: pytest.MonkeyPatch) -> None:
 
     assert settings.mlflow.password is not None
     assert "s3cret" not in dump_yaml(settings) and "s3cret" not in repr(settings)
+
+
+def test_a_hyperparameter_alone_tunes_the_default_family(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOUSING_MODEL__MAX_ITER", "123")
+
+    model = load_settings().model
+
+    assert isinstance(model, HistGradientBoostingConfig) and model.max_iter == 123
+
+
+def test_a_parameter_of_another_family_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOUSING_MODEL__N_ESTIMATORS", "50")
+
+    with pytest.raises(ValidationError, match="n_estimators"):
+        load_settings()
