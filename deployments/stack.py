@@ -161,6 +161,7 @@ def worker_env(
         {
             "PREFECT_API_URL": prefect_api,
             "MLFLOW_TRACKING_URI": tracking_uri,
+            "MLFLOW_REGISTRY_URI": tracking_uri,
             "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(results),
             "PWD": str(REPO),  # prefect.yaml's pull step resolves {{ $PWD }} on the worker
             "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",

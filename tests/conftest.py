@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from mlflow import MlflowClient
 
 from tests import servers
 
@@ -115,6 +116,11 @@ class FlowResult:
     def summary(self) -> dict[str, object]:
         assert self.returncode == 0, f"flow failed:\n{self.stderr[-4000:]}"
         return dict(json.loads(self.stdout.strip().splitlines()[-1]))
+
+
+def mlflow_client(uri: str) -> MlflowClient:
+    """A client on one server for both tracking and registry, whatever MLflow's globals say."""
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 def run_training(flow_env: FlowEnv, timeout: float = 300) -> FlowResult:

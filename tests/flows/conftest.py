@@ -13,10 +13,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from mlflow import MlflowClient
 
 from tests import servers
-from tests.conftest import REPO, FlowEnv, FlowResult, make_flow_env, run_training
+from tests.conftest import REPO, FlowEnv, FlowResult, make_flow_env, mlflow_client, run_training
 
 # v1: a deliberately weak forest (r2 ~0.65): registered only with relaxed training thresholds,
 # and refused by the default promotion gates (min r2 0.75).
@@ -71,7 +70,7 @@ def promo_env(registry_env: Registry) -> FlowEnv:
 
 
 def alias_of(env: FlowEnv) -> str | None:
-    aliases = MlflowClient(env.tracking_uri).get_registered_model(env.model_name).aliases
+    aliases = mlflow_client(env.tracking_uri).get_registered_model(env.model_name).aliases
     return aliases.get(env.env["HOUSING_PROMOTION__ALIAS"])
 
 

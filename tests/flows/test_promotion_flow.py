@@ -8,9 +8,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from mlflow import MlflowClient
 
-from tests.conftest import REPO, FlowEnv, FlowResult, task_states
+from tests.conftest import REPO, FlowEnv, FlowResult, mlflow_client, task_states
 from tests.flows.conftest import (
     LOOSE_GATES,
     Registry,
@@ -21,7 +20,7 @@ from tests.flows.conftest import (
 
 
 def tags_of(env: FlowEnv, version: str) -> dict[str, str]:
-    tags = MlflowClient(env.tracking_uri).get_model_version(env.model_name, version).tags
+    tags = mlflow_client(env.tracking_uri).get_model_version(env.model_name, version).tags
     return {k.removeprefix("housing.promotion."): v for k, v in tags.items()}
 
 

@@ -12,7 +12,7 @@ import pytest
 from mlflow import MlflowClient
 
 from tests import servers
-from tests.conftest import REPO, FlowEnv, run_training, task_states
+from tests.conftest import REPO, FlowEnv, mlflow_client, run_training, task_states
 
 BAD_DATA = {
     "missing-column": (
@@ -54,7 +54,7 @@ def test_bad_data_fails_naming_the_problem_and_registers_nothing(
     # then it fails at validation, says what is wrong, and MLflow has no run and no version
     assert result.returncode == 1
     assert "DataValidationError" in result.stderr and expected in result.stderr
-    client = MlflowClient(flow_env.tracking_uri)
+    client = mlflow_client(flow_env.tracking_uri)
     assert client.search_model_versions(f"name = '{flow_env.model_name}'") == []
     experiment = client.get_experiment_by_name(flow_env.experiment_name)
     assert experiment is None or client.search_runs([experiment.experiment_id]) == []
@@ -92,7 +92,7 @@ def test_server_dying_mid_run_leaves_no_run_running_after_the_rerun(
     port = servers.free_port()
     server = servers.start_mlflow(root, port)
     env = flow_env.with_(MLFLOW_TRACKING_URI=server.url)
-    client = MlflowClient(server.url)
+    client = mlflow_client(server.url)
     process = subprocess.Popen(
         [sys.executable, "-m", "flows.training"],
         cwd=REPO,

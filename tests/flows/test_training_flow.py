@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import mlflow
 import pytest
-from mlflow import MlflowClient
 
 from housing_core.schemas import FEATURE_COLUMNS
-from tests.conftest import FlowEnv, run_training, task_states
+from tests.conftest import FlowEnv, mlflow_client, run_training, task_states
 
 UPSTREAM = ("load-housing-data", "validate-housing-data", "split-housing-data")
 
@@ -17,7 +16,7 @@ def test_first_run_logs_everything_and_registers_a_version(flow_env: FlowEnv) ->
     summary = run_training(flow_env).summary
 
     # then MLflow holds the run with its params, metrics, data set, lineage and artifacts
-    client = MlflowClient(flow_env.tracking_uri)
+    client = mlflow_client(flow_env.tracking_uri)
     run = client.get_run(str(summary["run_id"]))
     assert run.info.status == "FINISHED"
     assert run.data.params["model.family"] == "random_forest"
@@ -60,7 +59,7 @@ def test_identical_rerun_is_cached_and_registers_nothing_new(flow_env: FlowEnv) 
     assert cached == {*UPSTREAM, "train-model", "evaluate-model"}, states
     assert second["reused"] is True
     assert second["run_id"] == first["run_id"]
-    versions = MlflowClient(flow_env.tracking_uri).search_model_versions(
+    versions = mlflow_client(flow_env.tracking_uri).search_model_versions(
         f"name = '{flow_env.model_name}'"
     )
     assert len(versions) == 1
@@ -106,7 +105,7 @@ def test_a_model_missing_its_thresholds_is_logged_but_not_registered(
 
     assert result.returncode == 1
     assert "rmse" in result.stderr and "must be <= 1,000" in result.stderr
-    client = MlflowClient(flow_env.tracking_uri)
+    client = mlflow_client(flow_env.tracking_uri)
     assert client.search_model_versions(f"name = '{flow_env.model_name}'") == []
     experiment = client.get_experiment_by_name(flow_env.experiment_name)
     runs = client.search_runs([experiment.experiment_id])

@@ -120,11 +120,13 @@ def test_a_row_scored_alone_equals_the_row_in_a_batch(model: Pipeline, split: Sp
 
 
 @pytest.fixture
-def tracking_uri(tmp_path: Path) -> Iterator[str]:
-    previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+def tracking_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A private store; MLflow's process-wide URIs (globals and env vars) are put back after."""
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        monkeypatch.delenv(name, raising=False)
     yield f"sqlite:///{(tmp_path / 'mlflow.db').as_posix()}"
-    mlflow.set_tracking_uri(previous[0])
-    mlflow.set_registry_uri(previous[1])
+    mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
+    mlflow.set_registry_uri(None)  # type: ignore[arg-type]
 
 
 def test_model_round_trips_through_the_mlflow_registry(

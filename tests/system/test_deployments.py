@@ -18,10 +18,10 @@ from typing import Any
 import httpx
 import pandas as pd
 import pytest
-from mlflow import MlflowClient
 
 from deployments import stack
 from housing_core.schemas import FEATURE_COLUMNS
+from tests.conftest import mlflow_client
 from tests.servers import BIN, free_port, start
 
 REPO = Path(__file__).resolve().parents[2]
@@ -112,7 +112,7 @@ def test_adhoc_training_with_an_override_then_release_then_serve(
     running_stack: dict[str, Any], data_source: str, tmp_path: Path
 ) -> None:
     tracking = running_stack["mlflow"]["url"]
-    client = MlflowClient(tracking)
+    client = mlflow_client(tracking)
 
     # when an ad hoc training runs with nested parameter overrides
     model = {"family": "random_forest", "n_estimators": 20, "max_depth": 12}
