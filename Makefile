@@ -4,6 +4,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
+# no telemetry from the temporary Prefect server of an embedded run (no internet here anyway)
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+
 .PHONY: setup run test check lint typecheck unit bench stack-up stack-down stack-status clean
 
 $(STAMP): pyproject.toml
