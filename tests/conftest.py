@@ -123,10 +123,10 @@ def mlflow_client(uri: str) -> MlflowClient:
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
-def run_training(flow_env: FlowEnv, timeout: float = 300) -> FlowResult:
-    """`python -m flows.training` in a fresh process, as a user runs it."""
+def run_module(module: str, flow_env: FlowEnv, *args: str, timeout: float = 300) -> FlowResult:
+    """`python -m MODULE ARGS` in a fresh process from the project root, as a user runs it."""
     done = subprocess.run(
-        [sys.executable, "-m", "flows.training"],
+        [sys.executable, "-m", module, *args],
         cwd=REPO,
         env=flow_env.env,
         capture_output=True,
@@ -134,6 +134,11 @@ def run_training(flow_env: FlowEnv, timeout: float = 300) -> FlowResult:
         timeout=timeout,
     )
     return FlowResult(done.returncode, done.stdout, done.stderr)
+
+
+def run_training(flow_env: FlowEnv, timeout: float = 300) -> FlowResult:
+    """`python -m flows.training`, settings from the environment."""
+    return run_module("flows.training", flow_env, timeout=timeout)
 
 
 def task_states(prefect_api: str, flow_run_id: str) -> dict[str, str]:

@@ -6,7 +6,6 @@ its own alias name and concurrency-limit name, which keeps the tests independent
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -15,7 +14,14 @@ from dataclasses import dataclass
 import pytest
 
 from tests import servers
-from tests.conftest import REPO, FlowEnv, FlowResult, make_flow_env, mlflow_client, run_training
+from tests.conftest import (
+    FlowEnv,
+    FlowResult,
+    make_flow_env,
+    mlflow_client,
+    run_module,
+    run_training,
+)
 
 # v1: a deliberately weak forest (r2 ~0.65): registered only with relaxed training thresholds,
 # and refused by the default promotion gates (min r2 0.75).
@@ -80,12 +86,4 @@ def promotion_command(*args: str) -> list[str]:
 
 def run_promotion(env: FlowEnv, *args: str, timeout: float = 300) -> FlowResult:
     """`python -m flows.promotion ...` in a fresh process, as an operator runs it."""
-    done = subprocess.run(
-        promotion_command(*args),
-        cwd=REPO,
-        env=env.env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    return FlowResult(done.returncode, done.stdout, done.stderr)
+    return run_module("flows.promotion", env, *args, timeout=timeout)
