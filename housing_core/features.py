@@ -40,7 +40,8 @@ class RatioFeatures(BaseEstimator, TransformerMixin):  # type: ignore[misc]
                 top = X[numerator].to_numpy(dtype=np.float64)
                 bottom = X[denominator].to_numpy(dtype=np.float64)
                 ratios[name] = np.where(bottom == 0, np.nan, top / bottom)
-        return X.assign(**ratios)
+        # one concat, not assign: half a millisecond less per scored row
+        return pd.concat([X, pd.DataFrame(ratios, index=X.index)], axis=1)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         names = list(self.feature_names_in_) + list(RATIO_FEATURES)
@@ -71,10 +72,13 @@ class Preprocessor(BaseEstimator, TransformerMixin):  # type: ignore[misc]
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         _require_columns(X, {*self.numeric_, CATEGORICAL})
-        values = X[self.numeric_].to_numpy(dtype=np.float64)
+        # One object array for the whole frame, then columns by position: selecting ~40
+        # columns by name costs ten times more for a single row.
+        everything = X.to_numpy(dtype=object)
+        values = everything[:, X.columns.get_indexer(self.numeric_)].astype(np.float64)
         filled = np.where(np.isnan(values), self.medians_, values)
         scaled = (filled - self.means_) / self.scales_
-        categories = X[CATEGORICAL].to_numpy(dtype=object)
+        categories = everything[:, X.columns.get_loc(CATEGORICAL)]
         one_hot = (categories[:, None] == self.categories_[None, :]).astype(np.float64)
         return np.hstack([scaled, one_hot])
 
