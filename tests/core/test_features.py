@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from housing_core.features import RatioFeatures, build_preprocessor
+from housing_core.features import Preprocessor, RatioFeatures, build_preprocessor
 from housing_core.schemas import FEATURE_COLUMNS
 
 
@@ -40,3 +40,12 @@ def test_preprocessor_imputes_scales_and_one_hot_encodes(rows: pd.DataFrame) -> 
     assert "ocean_proximity_INLAND" in names and "bedrooms_per_room" in names
     assert not np.isnan(matrix).any()
     assert matrix[:, names.index("ocean_proximity_NEAR BAY")].tolist() == [1.0, 0.0, 0.0]
+
+
+def test_a_few_rows_and_a_batch_are_preprocessed_alike(rows: pd.DataFrame) -> None:
+    batch = RatioFeatures().fit_transform(pd.concat([rows] * 30, ignore_index=True))
+    preprocessor = Preprocessor().fit(batch)
+
+    one_by_one = np.vstack([preprocessor.transform(batch.iloc[[i]]) for i in range(len(batch))])
+
+    np.testing.assert_array_equal(one_by_one, preprocessor.transform(batch))
