@@ -44,9 +44,12 @@ class Check:
 
 @dataclass(frozen=True)
 class Evaluation:
+    """Metrics and checks on the held-out rows, with the predictions they were computed from."""
+
     metrics: dict[str, float]
     checks: tuple[Check, ...]
     n_rows: int
+    predicted: np.ndarray
 
     @property
     def passed(self) -> bool:
@@ -95,8 +98,9 @@ def evaluate_model(model: Pipeline, test: pd.DataFrame, thresholds: Thresholds) 
     """Score the held-out rows and check every gate."""
     if test.empty:
         raise ValueError("no held-out rows to evaluate on")
-    metrics = regression_metrics(test[TARGET].to_numpy(), predict(model, test))
-    return Evaluation(metrics, check_thresholds(metrics, thresholds), len(test))
+    predicted = predict(model, test)
+    metrics = regression_metrics(test[TARGET].to_numpy(), predicted)
+    return Evaluation(metrics, check_thresholds(metrics, thresholds), len(test), predicted)
 
 
 def feature_importance(

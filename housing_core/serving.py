@@ -76,12 +76,7 @@ def serve_command(
         model_uri,
         "--env-manager",
         "local",
-        "--host",
-        host,
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
+        *_bind(host, port, workers),
     ]
 
 
@@ -91,13 +86,13 @@ def scoring_app_command(host: str = "127.0.0.1", port: int = 5001, workers: int 
         "uvicorn",
         "--factory",
         "housing_core.scoring_app:create_app",
-        "--host",
-        host,
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
+        *_bind(host, port, workers),
     ]
+
+
+def _bind(host: str, port: int, workers: int) -> list[str]:
+    """Where the server listens and with how many worker processes (uvicorn's own flags)."""
+    return ["--host", host, "--port", str(port), "--workers", str(workers)]
 
 
 def scoring_app_environment(

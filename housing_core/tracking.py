@@ -197,7 +197,7 @@ def log_training(
     with _fail_run_on_error(client, run_id):
         _log_params_metrics(client, run_id, settings, evaluation, len(train), len(test))
         _log_dataset(client, run_id, train, test, lineage)
-        _log_evaluation_artifacts(client, run_id, model, test, evaluation, importance)
+        _log_evaluation_artifacts(client, run_id, test, evaluation, importance)
         model_uri = _log_model(uri, run_id, model, train)
         registered_version: str | None = None
         if evaluation.passed:
@@ -285,13 +285,12 @@ def _log_dataset(
 def _log_evaluation_artifacts(
     client: MlflowClient,
     run_id: str,
-    model: Pipeline,
     test: pd.DataFrame,
     evaluation: Evaluation,
     importance: pd.DataFrame,
 ) -> None:
     actual = test[TARGET].to_numpy()
-    figure = predicted_vs_actual(actual, predict(model, test), "Held-out rows")
+    figure = predicted_vs_actual(actual, evaluation.predicted, "Held-out rows")
     client.log_figure(run_id, figure, "plots/predicted_vs_actual.png")
     client.log_figure(run_id, importance_bars(importance), "plots/feature_importance.png")
     client.log_text(run_id, importance.to_csv(index=False), "evaluation/feature_importance.csv")

@@ -10,11 +10,12 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import mlflow
 import pytest
 from mlflow import MlflowClient
 
@@ -116,6 +117,24 @@ class FlowResult:
     def summary(self) -> dict[str, object]:
         assert self.returncode == 0, f"flow failed:\n{self.stderr[-4000:]}"
         return dict(json.loads(self.stdout.strip().splitlines()[-1]))
+
+
+@pytest.fixture
+def fluent_mlflow(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
+    """Point MLflow's process-wide (fluent) API at one server, for this test only.
+
+    `mlflow.set_*_uri` would also write MLFLOW_*_URI into os.environ and leak into later tests.
+    """
+
+    def point(uri: str) -> None:
+        mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
+        mlflow.set_registry_uri(None)  # type: ignore[arg-type]
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+        monkeypatch.setenv("MLFLOW_REGISTRY_URI", uri)
+
+    yield point
+    mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
+    mlflow.set_registry_uri(None)  # type: ignore[arg-type]
 
 
 def mlflow_client(uri: str) -> MlflowClient:

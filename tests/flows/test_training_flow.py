@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import mlflow
 import pytest
 
@@ -11,7 +13,9 @@ from tests.conftest import FlowEnv, mlflow_client, run_training, task_states
 UPSTREAM = ("load-housing-data", "validate-housing-data", "split-housing-data")
 
 
-def test_first_run_logs_everything_and_registers_a_version(flow_env: FlowEnv) -> None:
+def test_first_run_logs_everything_and_registers_a_version(
+    flow_env: FlowEnv, fluent_mlflow: Callable[[str], None]
+) -> None:
     # given a fresh experiment and model name; when the flow runs
     summary = run_training(flow_env).summary
 
@@ -42,7 +46,7 @@ def test_first_run_logs_everything_and_registers_a_version(flow_env: FlowEnv) ->
     version = client.get_model_version(flow_env.model_name, "1")
     model_id = version.source.removeprefix("models:/")
     assert client.get_logged_model(model_id).source_run_id == run.info.run_id
-    mlflow.set_tracking_uri(flow_env.tracking_uri)
+    fluent_mlflow(flow_env.tracking_uri)
     info = mlflow.models.get_model_info(f"models:/{flow_env.model_name}/1")
     inputs = {c.name for c in info.signature.inputs}
     assert inputs == set(FEATURE_COLUMNS)
