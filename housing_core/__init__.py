@@ -3,7 +3,8 @@
 Modules, one concern each:
 - configuration and contract: `settings`, `schemas`, `versioning`;
 - data: `data` (read, hash, validate), `split` (stable held-out rows);
-- the model: `features`, `geo`, `nearest`, `neighbours`, `ensemble`, `model`;
+- the model: `columns` (the numpy table its steps share), `features`, `geo`, `nearest`,
+  `neighbours`, `ensemble`, `model`;
 - judging it: `evaluation`, `plots`, `reports`;
 - MLflow: `tracking` (runs), `registry` (versions, aliases), `promotion` (the decision);
 - serving: `serving` (alias to version, payloads, smoke test), `scoring_app` (the server app).

@@ -13,6 +13,7 @@ from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegresso
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
+from housing_core.columns import ToColumns
 from housing_core.ensemble import AveragedBoosting
 from housing_core.features import RatioFeatures, build_preprocessor
 from housing_core.geo import GeographicFeatures
@@ -41,7 +42,8 @@ def identity(values: np.ndarray) -> np.ndarray:
 
 def build_pipeline(config: ModelConfig) -> Pipeline:
     """An unfitted pipeline for the configured model family and feature groups."""
-    steps: list[tuple[str, object]] = [("ratios", RatioFeatures())]
+    # the raw frame becomes numpy columns once; the steps then skip pandas' per-call costs
+    steps: list[tuple[str, object]] = [("columns", ToColumns()), ("ratios", RatioFeatures())]
     steps += _feature_steps(config.features, config.random_state)
     steps.append(("preprocess", build_preprocessor()))
     target_in, target_out = (

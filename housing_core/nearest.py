@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 from sklearn.neighbors import KDTree
 
+from housing_core.columns import Table, column
 from housing_core.geo import EARTH_RADIUS_KM, LATITUDE, LONGITUDE
 
 FloatArray = npt.NDArray[np.float64]
@@ -41,10 +41,9 @@ def weighted_means(
     return [weighted_sum[:, i] / weight_total[:, i] for i in last]
 
 
-def unit_vectors_km(X: pd.DataFrame) -> FloatArray:
+def unit_vectors_km(X: Table) -> FloatArray:
     """Points on a sphere of the Earth's radius, so Euclidean distance is (chord) km."""
-    lon = X[LONGITUDE].to_numpy(dtype=np.float64)
-    lat = X[LATITUDE].to_numpy(dtype=np.float64)
+    lon, lat = column(X, LONGITUDE), column(X, LATITUDE)
     if np.isnan(lon).any() or np.isnan(lat).any():
         bad = int((np.isnan(lon) | np.isnan(lat)).sum())
         raise ValueError(f"{LONGITUDE}/{LATITUDE} must not be NaN; {bad} row(s) are")

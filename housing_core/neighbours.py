@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.model_selection import KFold
 from sklearn.neighbors import KDTree
 
-from housing_core.geo import LATITUDE, LONGITUDE, require_columns
+from housing_core.columns import Table, column, require_columns, with_added
+from housing_core.geo import LATITUDE, LONGITUDE
 from housing_core.nearest import (
     Neighbours,
     log_or_nan,
@@ -75,7 +75,8 @@ class _Rows:
 class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     """Add what the nearest training block groups are worth, earn and look like.
 
-    Input is a DataFrame with ``longitude`` and ``latitude`` (degrees, no NaN), plus
+    Input is a DataFrame (or :class:`~housing_core.columns.Columns`, returned in kind) with
+    ``longitude`` and ``latitude`` (degrees, no NaN), plus
     ``median_income`` when ``income_k`` or ``similar_income_ks`` is set and the raw
     ``housing_median_age``, ``total_rooms``, ``population`` and ``households`` when
     ``context_k`` is set; every other column passes through unchanged. ``y`` is the price in
@@ -153,7 +154,7 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
         self.n_splits = n_splits
         self.random_state = random_state
 
-    def fit(self, X: pd.DataFrame, y: Any) -> NeighbourTargetFeatures:
+    def fit(self, X: Table, y: Any) -> NeighbourTargetFeatures:
         """Index every training row, for use by ``transform`` on new rows."""
         log_target, income = self._validate_fit(X, y)
         self.log_target_ = log_target
@@ -165,7 +166,7 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
         self.reference_ = self._reference(rows, np.arange(len(X)))
         return self
 
-    def fit_transform(self, X: pd.DataFrame, y: Any = None, **fit_params: Any) -> pd.DataFrame:
+    def fit_transform(self, X: Table, y: Any = None, **fit_params: Any) -> Table:
         """Fit on all rows, but return price features for each row from the other folds."""
         if y is None:
             raise ValueError("NeighbourTargetFeatures needs y (the price) to fit")
@@ -180,7 +181,7 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
         free = self._price_free_features(rows, own_excluded)
         return self._with_added(X, np.hstack([priced, free]))
 
-    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+    def transform(self, X: Table) -> Table:
         """Return ``X`` with neighbour features computed from all training rows."""
         require_columns(X, self._required_columns())
         rows = self._rows(X)
@@ -201,7 +202,7 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
         tags.target_tags.required = True
         return tags
 
-    def _validate_fit(self, X: pd.DataFrame, y: Any) -> tuple[FloatArray, FloatArray | None]:
+    def _validate_fit(self, X: Table, y: Any) -> tuple[FloatArray, FloatArray | None]:
         require_columns(X, self._required_columns())
         if not self.ks or min(self.ks) < 1 or min(self.similar_ks, default=1) < 1:
             raise ValueError(f"ks must be a non-empty tuple of positive ints, got {self.ks!r}")
@@ -217,7 +218,7 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.n_features_in_ = len(self.feature_names_in_)
         needs_income = self.income_k is not None or bool(self.similar_ks)
-        income = X[INCOME].to_numpy(dtype=np.float64) if needs_income else None
+        income = column(X, INCOME) if needs_income else None
         log_target = np.log1p(target) if self.log_target else target
         return log_target, income
 
@@ -230,10 +231,10 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
             at_cap=self.at_cap_[subset],
         )
 
-    def _rows(self, X: pd.DataFrame) -> _Rows:
+    def _rows(self, X: Table) -> _Rows:
         coords = unit_vectors_km(X)
         needs_income = self.income_k is not None or bool(self.similar_ks)
-        income = X[INCOME].to_numpy(dtype=np.float64) if needs_income else None
+        income = column(X, INCOME) if needs_income else None
         similar = None
         if self.similar_ks and income is not None:
             # position plus scaled log income; an unknown income counts as the training median
@@ -324,18 +325,15 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
             names += [f"{c}_minus_nbr_k{self.context_k}" for c in CONTEXT_NAMES]
         return names
 
-    def _with_added(self, X: pd.DataFrame, added: FloatArray) -> pd.DataFrame:
-        frame = pd.DataFrame(added, index=X.index, columns=self._added_names())
-        return pd.concat([X, frame], axis=1)
+    def _with_added(self, X: Table, added: FloatArray) -> Table:
+        return with_added(X, self._added_names(), added)
 
 
-def _context_values(X: pd.DataFrame) -> FloatArray:
+def _context_values(X: Table) -> FloatArray:
     """Housing age, log rooms per household, log people per household (NaN when undefined)."""
-    households = X[HOUSEHOLDS].to_numpy(dtype=np.float64)
+    households = column(X, HOUSEHOLDS)
     households = np.where(households > 0, households, np.nan)
-    rooms = X[ROOMS].to_numpy(dtype=np.float64) / households
-    people = X[POPULATION].to_numpy(dtype=np.float64) / households
+    rooms = column(X, ROOMS) / households
+    people = column(X, POPULATION) / households
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.column_stack(
-            (X[AGE].to_numpy(dtype=np.float64), log_or_nan(rooms), log_or_nan(people))
-        )
+        return np.column_stack((column(X, AGE), log_or_nan(rooms), log_or_nan(people)))

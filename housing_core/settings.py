@@ -75,7 +75,14 @@ class FeatureSettings(_Frozen):
         15, ge=1, description="neighbours whose age, rooms and crowding a row is compared to"
     )
     neighbour_smoothing_km: float = Field(1.0, gt=0)
-    neighbour_folds: int = Field(5, ge=2)
+    neighbour_folds: int = Field(
+        20,
+        ge=2,
+        description=(
+            "cross-fitting folds for the training rows' neighbour prices; more folds let a"
+            " training row see nearly all other rows, as a new row does (5 folds: 80%)"
+        ),
+    )
 
 
 class _ModelBase(_Frozen):
