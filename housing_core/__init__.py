@@ -6,7 +6,8 @@ Modules, one concern each:
 - the model: `columns` (the numpy table its steps share), `features`, `geo`, `nearest`,
   `neighbours`, `ensemble`, `model`;
 - judging it: `evaluation`, `plots`, `reports`;
-- MLflow: `tracking` (runs), `registry` (versions, aliases), `promotion` (the decision);
+- MLflow: `tracking` (runs), `model_logging` (the logged model), `registry` (versions,
+  aliases), `promotion` (the decision);
 - serving: `serving` (alias to version, payloads, smoke test), `scoring_app` (the server app).
 """
 

@@ -1,4 +1,4 @@
-"""All MLflow set-up and run logging in one place: client, experiment, runs, model, registration."""
+"""MLflow set-up and run logging: client, experiment, runs, registration (model: model_logging)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -18,18 +17,14 @@ import requests
 from mlflow import MlflowClient
 from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
-from mlflow.models import infer_signature
 from sklearn.pipeline import Pipeline
 
-import housing_core
 from housing_core.evaluation import Evaluation
-from housing_core.model import predict
+from housing_core.model_logging import log_model
 from housing_core.plots import importance_bars, predicted_vs_actual
 from housing_core.registry import TRAINING_KEY_TAG, find_version_by_training_key, register_version
-from housing_core.schemas import FEATURE_COLUMNS, TARGET
+from housing_core.schemas import TARGET
 from housing_core.settings import MlflowSettings, Settings
-
-_PACKAGE_DIR = Path(housing_core.__file__).resolve().parent
 
 
 class TrackingUnavailableError(RuntimeError):
@@ -198,7 +193,7 @@ def log_training(
         _log_params_metrics(client, run_id, settings, evaluation, len(train), len(test))
         _log_dataset(client, run_id, train, test, lineage)
         _log_evaluation_artifacts(client, run_id, test, evaluation, importance)
-        model_uri = _log_model(uri, run_id, model, train)
+        model_uri = log_model(uri, run_id, model, train)
         registered_version: str | None = None
         if evaluation.passed:
             registered = register_version(
@@ -310,56 +305,6 @@ def _log_evaluation_artifacts(
         "n_rows": evaluation.n_rows,
     }
     client.log_text(run_id, json.dumps(report, indent=2), "evaluation/report.json")
-
-
-def _log_model(tracking_uri: str, run_id: str, model: Pipeline, train: pd.DataFrame) -> str:
-    """Log the fitted pipeline with its signature; returns `models:/<model_id>`.
-
-    cloudpickle, not skops: skops refuses RandomForest trees and our own transformers. Loading
-    a pickle runs code, so load models only from a registry you trust. housing_core travels
-    with the model (code_paths) so a scoring server needs no checkout of this project.
-    """
-    example = train.loc[:, list(FEATURE_COLUMNS)].head(5)
-    signature = infer_signature(example, predict(model, example))
-    mlflow.set_tracking_uri(tracking_uri)
-    with mlflow.start_run(run_id=run_id, nested=mlflow.active_run() is not None):
-        info = mlflow.sklearn.log_model(
-            model,
-            name="model",
-            signature=signature,
-            input_example=example,
-            serialization_format="cloudpickle",
-            code_paths=[str(_PACKAGE_DIR)],
-            pip_requirements=serving_requirements(),
-        )
-    return str(info.model_uri)
-
-
-SERVING_PACKAGES = (
-    "mlflow",
-    "scikit-learn",
-    "pandas",
-    "numpy",
-    "scipy",
-    "cloudpickle",
-    "threadpoolctl",
-    "pyarrow",
-)
-
-
-def serving_requirements() -> list[str]:
-    """The packages a scoring environment needs, pinned to the versions that trained the model.
-
-    Given explicitly because MLflow would otherwise infer them by loading the model in a
-    subprocess: ~4 s per logged model, and it cannot see housing_core's own needs anyway.
-    """
-    pinned = []
-    for name in SERVING_PACKAGES:
-        try:
-            pinned.append(f"{name}=={metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            continue
-    return pinned
 
 
 def _metric_tags(evaluation: Evaluation) -> dict[str, str]:

@@ -20,10 +20,10 @@ from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
 from housing_core.model import predict, train_model
+from housing_core.model_logging import log_model
 from housing_core.schemas import FEATURE_COLUMNS, PRICE_CAP, TARGET
 from housing_core.settings import HistGradientBoostingConfig
 from housing_core.split import Split, split_frame
-from housing_core.tracking import _log_model
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +138,7 @@ def test_model_round_trips_through_the_mlflow_registry(
         "behaviour", artifact_location=(tmp_path / "artifacts").as_uri()
     )
     run_id = client.create_run(experiment_id).info.run_id
-    model_uri = _log_model(tracking_uri, run_id, model, split.train)
+    model_uri = log_model(tracking_uri, run_id, model, split.train)
     mlflow.set_registry_uri(tracking_uri)
     version = mlflow.register_model(model_uri, "behaviour_model")
     assert str(version.version) == "1"
