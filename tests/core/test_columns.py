@@ -23,6 +23,12 @@ def test_a_frame_becomes_float_columns_and_one_text_column(rows: pd.DataFrame) -
     assert list(table["ocean_proximity"]) == ["NEAR BAY", "<1H OCEAN", "INLAND"]
 
 
+def test_a_table_reads_back_as_the_frame_it_came_from(rows: pd.DataFrame) -> None:
+    back = to_columns(rows).to_frame()
+
+    pd.testing.assert_frame_equal(back, rows, check_dtype=False)
+
+
 def test_a_few_rows_and_a_batch_are_read_alike(rows: pd.DataFrame) -> None:
     batch = pd.concat([rows] * 40, ignore_index=True)  # past the few-rows path
 
