@@ -57,7 +57,8 @@ folds; the fold-to-fold std is ~1,200, but paired differences are steadier than 
   crowding over the 25/50/100 nearest rows, cross-fitted, its prediction and slopes as
   features): -120 to -280 CV but +150 held-out; other estimators on the same features:
   ExtraTrees 40,450 alone, -95 blended 20 %; a log-target HGB blended half and half -130 CV,
-  no better than three more raw seeds.
+  no better than three more raw seeds; Poisson loss -5 / -310, gamma loss +290 / -180, a
+  square-root target +60 / -260 (all noise-sized on CV, not adopted).
 
 Where the error is (5-fold out-of-fold predictions of the default): the 1 % worst rows carry
 30 % of the squared error and the 5 % worst 60 %; rows at the 500,001 cap are 4.8 % of the
