@@ -10,15 +10,17 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
 from prefect import flow
 from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
 from pydantic import BaseModel
 
-from housing_core import promotion
-from housing_core.settings import Thresholds, load_settings
+from housing_core.promotion import decision as decisions
+from housing_core.promotion.records import move_tags
+from housing_core.promotion.report import report
+from housing_core.settings import load_settings
 from tasks.data import (
     fingerprint_source,
     load_housing_data,
@@ -72,21 +74,28 @@ def promotion_flow(
     mode: Mode = "promote",
     dry_run: bool = False,
     version: str | None = None,
-    thresholds: Thresholds | None = None,
-    min_improvement: float | None = None,
+    promotion_gates: dict[str, float] | None = None,
     max_candidates: int | None = None,
 ) -> PromotionSummary:
     """Move the `production` alias to the best registered version, or back (rollback).
 
+    Every setting parameter is a partial override, merged over HOUSING_* env and the config
+    file and validated with them; an invalid value fails the run before any data is read or
+    the alias is touched.
+
     Args:
         mode: `promote` picks the best version; `rollback` returns to the replaced version.
         dry_run: decide and report, move nothing.
-        version: consider only this version against production (default: the newest few).
-        thresholds: absolute gates on the shared held-out rows; default from settings.
-        min_improvement: share of production's RMSE a candidate must remove; from settings.
+        version: consider only this version number against production (default: the newest).
+        promotion_gates: limits on the shared held-out rows and the improvement production
+            must be beaten by, e.g. {"min_r2": 0.8, "min_improvement": 0.01}; from settings.
         max_candidates: how many of the newest versions to consider; from settings.
     """
-    settings = load_settings(**_overrides(thresholds, min_improvement, max_candidates))
+    settings = load_settings(
+        {"promotion": {"gates": promotion_gates, "max_candidates": max_candidates}}
+    )
+    if version is not None and not version.isdigit():
+        raise ValueError(f"version: must be a version number such as '7', got {version!r}")
     rules = settings.promotion
     name = settings.mlflow.registered_model_name
     logger = get_run_logger()
@@ -100,23 +109,22 @@ def promotion_flow(
     clean = validate_housing_data(ingested, settings.data)
     parts = split_housing_data(clean, settings.split)
 
-    gates = promotion.Gates(rules.thresholds, rules.min_improvement)
     with promotion_lock(rules):
         production = read_production(settings)
         if mode == "rollback":
             versions = [v for v in (production.version, production.rollback_to) if v]
             scored = score_versions(settings, versions, parts.test)
-            decision = promotion.plan_rollback(scored, production.version, production.rollback_to)
+            decision = decisions.plan_rollback(scored, production.version, production.rollback_to)
         else:
             versions = list_candidates(settings, version)
             if production.version:
                 versions.append(production.version)
             scored = score_versions(settings, versions, parts.test)
-            decision = promotion.decide(scored, production.version, gates)
+            decision = decisions.decide(scored, production.version, rules.gates)
         logger.info("decision: %s", decision.reason)
 
         if decision.moves and not dry_run:
-            tags = promotion.move_tags(
+            tags = move_tags(
                 decision,
                 alias=rules.alias,
                 at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -127,40 +135,24 @@ def promotion_flow(
 
     publish_report(
         key="housing-promotion-report",
-        markdown=promotion.report(
+        markdown=report(
             decision,
             model_name=name,
             alias=rules.alias,
             dry_run=dry_run,
             n_rows=len(parts.test),
             data_version=ingested.version,
-            gates=None if mode == "rollback" else gates,
+            gates=None if mode == "rollback" else rules.gates,
         ),
         description=f"housing-promotion: {decision.reason[:200]}",
     )
     return _summary(mode, dry_run, decision, rules.alias, name, ingested.version)
 
 
-def _overrides(
-    thresholds: Thresholds | None, min_improvement: float | None, max_candidates: int | None
-) -> dict[str, Any]:
-    """Flow parameters win over env and config; unset ones leave the settings alone."""
-    changes: dict[str, Any] = {}
-    if thresholds is not None:
-        changes["thresholds"] = thresholds
-    if min_improvement is not None:
-        changes["min_improvement"] = min_improvement
-    if max_candidates is not None:
-        changes["max_candidates"] = max_candidates
-    if not changes:
-        return {}
-    return {"promotion": load_settings().promotion.model_copy(update=changes)}
-
-
 def _summary(
     mode: Mode,
     dry_run: bool,
-    decision: promotion.Decision,
+    decision: decisions.Decision,
     alias: str,
     name: str,
     data_version: str,
@@ -199,11 +191,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", help="consider only this version against production")
     parser.add_argument("--min-improvement", type=float, help="e.g. 0.01 for 1 %% lower RMSE")
     args = parser.parse_args(argv)
+    gates = None if args.min_improvement is None else {"min_improvement": args.min_improvement}
     state = promotion_flow(
         mode="rollback" if args.rollback else "promote",
         dry_run=args.dry_run,
         version=args.version,
-        min_improvement=args.min_improvement,
+        promotion_gates=gates,
         return_state=True,
     )
     if not state.is_completed():

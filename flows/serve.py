@@ -1,11 +1,13 @@
-"""housing-serve: serve the version `production` points to with MLflow's scoring server.
+"""housing-serve: serve the version `production` points to, with its own code.
 
     housing-serve                      # 127.0.0.1:5001, the tracking URI in force
     housing-serve --port 8080 --host 0.0.0.0 --alias staging
+    housing-serve --pin 7              # a version by number, whatever the alias says
 
 Resolves the alias once, logs which version it serves, downloads that pinned version, then
-becomes (exec: signals reach the server directly) MLflow's scoring server under uvicorn, with
-housing_core.scoring_app's two additions: 415 instead of 500 for a request without a
+becomes (exec: signals reach the server directly) MLflow's scoring server under uvicorn in the
+interpreter the version's own requirements call for, importing nothing of this checkout (see
+housing_core/serving), with two additions: 415 instead of 500 for a request without a
 Content-Type, and X-Model-Name / X-Model-Version headers on every response. The server never
 reloads: after a promotion, restart it (see README, "Promotion, rollback and serving").
 """
@@ -15,14 +17,14 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import shutil
 import sys
 from pathlib import Path
 
-import mlflow
-
-from housing_core import serving, tracking
+from housing_core.serving.environments import interpreter_for
+from housing_core.serving.server import scoring_command, scoring_environment
 from housing_core.settings import load_settings
+from housing_core.tracking import registry
+from housing_core.tracking.connection import Tracking, open_tracking
 
 log = logging.getLogger("housing-serve")
 
@@ -31,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
     parser = argparse.ArgumentParser(prog="housing-serve", description=__doc__.split("\n\n")[0])
     parser.add_argument("--alias", default=settings.promotion.alias)
+    parser.add_argument("--pin", metavar="VERSION", help="serve this version, not the alias")
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback)")
     parser.add_argument("--port", type=int, default=5001)
     parser.add_argument("--workers", type=int, default=1)
@@ -40,34 +43,46 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
-    uri = settings.tracking_uri()
-    client = tracking.connect(settings)
-    served = serving.resolve_alias(client, settings.mlflow.registered_model_name, args.alias)
-    log.info("serving %s from %s on http://%s:%d", served.describe(), uri, args.host, args.port)
-
-    bin_dir = Path(sys.executable).parent
-    command = serving.scoring_app_command(args.host, args.port, args.workers)
+    name = settings.mlflow.registered_model_name
+    with open_tracking(settings) as tracking:
+        if args.pin:
+            served = registry.get_version(tracking.client, name, args.pin)
+            chosen = f"pinned by --pin {args.pin}"
+        else:
+            served = registry.version_with_alias(tracking.client, name, args.alias)
+            chosen = f"alias '{args.alias}'"
+        log.info(
+            "serving %s (%s) from %s on http://%s:%d",
+            served.describe(),
+            chosen,
+            tracking.uri,
+            args.host,
+            args.port,
+        )
+        local_model = _download(tracking, served, settings.state_dir)
+    interpreter = interpreter_for(local_model, settings.state_dir / "environments")
+    command = scoring_command(interpreter.python, args.host, args.port, args.workers)
     if args.print_only:
         print(" ".join(command))
         return 0
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    local_model = _download(served, settings.state_dir)
-    env = serving.scoring_app_environment(os.environ, bin_dir, served, local_model)
-    log.info("model files in %s; running: %s", local_model, " ".join(command))
-    executable = shutil.which(command[0], path=env["PATH"]) or command[0]
+    env = scoring_environment(os.environ, local_model, served.name, served.version)
+    log.info("model files in %s; interpreter: %s", local_model, interpreter.reason)
+    log.info("running: %s", " ".join(command))
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execvpe(executable, command, env)
+    os.execve(command[0], command, env)
     return 0  # pragma: no cover - exec does not return
 
 
-def _download(served: serving.ServedModel, state_dir: Path) -> Path:
-    """The pinned version's files, fetched once into the local state folder."""
+def _download(tracking: Tracking, served: registry.RegisteredVersion, state_dir: Path) -> Path:
+    """The pinned version's files, fetched once into the local state folder, whole or not at all."""
     target = (state_dir / "serving" / f"{served.name}-v{served.version}").resolve()
-    if not (target / "MLmodel").is_file():
-        target.mkdir(parents=True, exist_ok=True)
-        mlflow.artifacts.download_artifacts(served.uri, dst_path=str(target))
+    if not target.is_dir():
+        try:
+            registry.download_version(tracking, served.name, served.version, target)
+        except OSError:  # another server fetched it meanwhile: keep theirs
+            if not target.is_dir():
+                raise
     return target
 
 

@@ -15,10 +15,12 @@ from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
 from pydantic import BaseModel
 
-from housing_core import reports
-from housing_core.settings import ModelConfig, Settings, Thresholds, load_settings
-from housing_core.tracking import Lineage
-from housing_core.versioning import code_version, training_key
+from housing_core.formatting import format_metrics
+from housing_core.reports.markdown import run_link
+from housing_core.reports.training import training_report
+from housing_core.settings import Settings, SettingsError, load_settings
+from housing_core.tracking.lineage import Lineage
+from housing_core.versioning import model_code_version, training_key
 from tasks.data import (
     fingerprint_source,
     load_housing_data,
@@ -48,28 +50,36 @@ class TrainingSummary(BaseModel):
 
 
 def describe_run() -> str:
-    """Flow-run name: model family, key parameters and the date, e.g. `hgb-lr0.08-it600-...`."""
+    """Flow-run name: model family, key parameters and the date, e.g. `hist-gb-lr0.08-...`."""
     params = flow_run.get_parameters() or {}
-    settings = load_settings(**_overrides(params.get("model"), params.get("thresholds"), None))
-    return f"{_model_label(settings)}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    try:
+        label = _model_label(load_settings(_overrides(**params)))
+    except (SettingsError, TypeError):  # the flow itself refuses them, with the reason
+        label = "invalid-settings"
+    return f"{label}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
 
 
 @flow(name="housing-training", flow_run_name=describe_run, validate_parameters=True)
 def training_flow(
-    model: ModelConfig | None = None,
-    thresholds: Thresholds | None = None,
+    model: dict[str, Any] | None = None,
+    registration_gates: dict[str, float] | None = None,
     run_name: str | None = None,
     data_source: str | None = None,
 ) -> TrainingSummary:
-    """Train the house-price model and register it if it passes its checks.
+    """Train the house-price model and register it if it passes its registration gates.
+
+    Every parameter is a partial override, merged over HOUSING_* env and the config file and
+    validated with them; an invalid value fails the run before any data is read.
 
     Args:
-        model: model family and hyperparameters; defaults to the configured model.
-        thresholds: quality gates on the held-out metrics; default from settings.
+        model: model family and hyperparameters, e.g. {"family": "random_forest",
+            "n_estimators": 150} or {"max_iter": 400}; defaults to the configured model.
+        registration_gates: limits on the held-out metrics to register, e.g.
+            {"max_rmse": 60000}; defaults from settings.
         run_name: MLflow run name; default: model family, parameters and date.
         data_source: URL or path of housing.csv; default HOUSING_DATA__SOURCE.
     """
-    settings = load_settings(**_overrides(model, thresholds, data_source))
+    settings = load_settings(_overrides(model, registration_gates, data_source))
     logger = get_run_logger()
     logger.info("training %s on %s", _model_label(settings), settings.data.source)
     add_flow_run_tags(f"model:{settings.model.family}")
@@ -81,7 +91,7 @@ def training_flow(
     parts = split_housing_data(clean, settings.split)
     check_tracking_server(settings)  # before the costly steps: fail fast when MLflow is down
     fitted = train_model(parts.train, settings.model)
-    evaluated = evaluate_model(fitted, parts.test, settings.thresholds)
+    evaluated = evaluate_model(fitted, parts.test, settings.registration_gates)
 
     lineage = _lineage(settings, ingested.version, ingested.source)
     name = run_name or f"{_model_label(settings)}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
@@ -92,7 +102,7 @@ def training_flow(
     result = evaluated.evaluation
     publish_report(
         key="housing-training-report",
-        markdown=reports.training_report(
+        markdown=training_report(
             model_name=settings.mlflow.registered_model_name,
             family=_model_label(settings),
             metrics=result.metrics,
@@ -100,11 +110,11 @@ def training_flow(
             passed=result.passed,
             version=logged.registered_version,
             reused=logged.reused,
-            link=reports.run_link(logged.tracking_uri, logged.experiment_id, logged.run_id),
+            link=run_link(logged.tracking_uri, logged.experiment_id, logged.run_id),
             data_version=ingested.version,
             notes=logged.notes,
         ),
-        description=f"{settings.model.family}: rmse {result.metrics['rmse']:,.0f}",
+        description=f"{settings.model.family}: {format_metrics(result.metrics)}",
     )
     if not result.passed:
         raise QualityGateError("model not registered: " + "; ".join(result.failures()))
@@ -121,16 +131,18 @@ def training_flow(
     )
 
 
-def _overrides(model: Any, thresholds: Any, data_source: str | None) -> dict[str, Any]:
-    """Flow parameters win over env and config; unset ones leave the settings alone."""
-    overrides: dict[str, Any] = {}
-    if model is not None:
-        overrides["model"] = model
-    if thresholds is not None:
-        overrides["thresholds"] = thresholds
-    if data_source is not None:
-        overrides["data"] = {**load_settings().data.model_dump(), "source": data_source}
-    return overrides
+def _overrides(
+    model: dict[str, Any] | None = None,
+    registration_gates: dict[str, float] | None = None,
+    data_source: str | None = None,
+    **_: Any,
+) -> dict[str, Any]:
+    """The flow's parameters as the settings tree's partial overrides (None: not given)."""
+    return {
+        "model": model,
+        "registration_gates": registration_gates,
+        "data": None if data_source is None else {"source": data_source},
+    }
 
 
 def _model_label(settings: Settings) -> str:
@@ -141,11 +153,11 @@ def _model_label(settings: Settings) -> str:
 
 
 def _lineage(settings: Settings, data_version: str, source: str) -> Lineage:
-    code = code_version()
+    code = model_code_version()
     config = {
         "model": settings.model.model_dump(mode="json"),
         "split": settings.split.model_dump(mode="json"),
-        "thresholds": settings.thresholds.model_dump(mode="json"),
+        "registration_gates": settings.registration_gates.model_dump(mode="json"),
     }
     return Lineage(
         training_key=training_key(data_version, code, config),

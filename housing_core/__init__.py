@@ -1,14 +1,15 @@
 """housing_core: the pure domain library of housing-flows (no Prefect, nothing run at import).
 
-Modules, one concern each:
-- configuration and contract: `settings`, `schemas`, `versioning`;
-- data: `data` (read, hash, validate), `split` (stable held-out rows);
-- the model: `columns` (the numpy table its steps share), `features`, `geo`, `nearest`,
-  `neighbours`, `ensemble`, `model`;
-- judging it: `evaluation`, `plots`, `reports`;
-- MLflow: `tracking` (runs), `model_logging` (the logged model), `registry` (versions,
-  aliases), `promotion` (the decision);
-- serving: `serving` (alias to version, payloads, smoke test), `scoring_app` (the server app).
+Wings, one kind of code each (the README's map has every module):
+- ``model/``: exactly what a registered model imports; it ships alone with every version;
+- ``data/``: the contract, reading the source, validation, the stable split;
+- ``evaluation/``: metrics, gates, importance;
+- ``tracking/``: every MLflow call, behind one entry point;
+- ``promotion/``: scoring versions by their own code, the decision, its records and report;
+- ``serving/``: the processes versions are scored and served in;
+- ``reports/``: what people read: Markdown and figures.
+Beside them: ``settings`` (the one settings tree), ``formatting`` (the one number format),
+``versioning`` (code versions and training keys).
 """
 
 __version__ = "0.1.0"

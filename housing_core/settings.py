@@ -1,17 +1,25 @@
-"""One typed settings tree for a run: environment (`HOUSING_...`), an optional YAML file, defaults.
+"""One typed settings tree for a run, and one way to build it: `load_settings(overrides)`.
 
-Precedence, highest first: constructor arguments, `HOUSING_*` environment variables, the YAML
-file named by `HOUSING_CONFIG_FILE` (what the old `config/config.yaml` held), field defaults.
-Built once per run with `load_settings()` and passed down; nothing here runs at import time.
+Layers, highest first: `overrides` (a flow's parameters, the CLI's flags), `HOUSING_*`
+environment variables (nested with `__`), files in the secrets folder, the YAML file named by
+`HOUSING_CONFIG_FILE`, field defaults. The layers are deep-merged as plain values, key by key,
+and the result is validated ONCE: a value is held to the same rules whichever layer gave it,
+and an invalid one is refused (`SettingsError`, naming the field, the layer and the rule)
+before any data is read or any alias touched. Nothing here runs at import time.
+
+Two sets of gates, one name each:
+- `registration_gates`: what a new training must reach on its held-out rows to be registered;
+- `promotion.gates`: what a registered version must reach on the shared held-out rows of the
+  current data, and how much it must beat production by, to receive the serving alias.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -19,11 +27,17 @@ from pydantic import (
     Field,
     SecretStr,
     Tag,
+    ValidationError,
     field_validator,
 )
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
+    DotEnvSettingsSource,
+    EnvSettingsSource,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
+    SecretsSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
@@ -34,6 +48,23 @@ DEFAULT_DATA_SOURCE = (
 EXPERIMENT_NAME = "housing_price_prediction"
 REGISTERED_MODEL_NAME = "housing_price_predictor"
 LOCAL_STATE_DIR = ".housing"
+ENV_PREFIX = "HOUSING_"
+CONFIG_FILE_ENV = "HOUSING_CONFIG_FILE"
+# Settings that were renamed: an old name left in an environment must not be ignored silently.
+RENAMED = {
+    "thresholds": "registration_gates",
+    "promotion.thresholds": "promotion.gates",
+    "promotion.min_improvement": "promotion.gates.min_improvement",
+}
+
+
+class SettingsError(ValueError):
+    """A setting breaks its rule: names each field, the layer it came from and the rule."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"invalid settings ({len(problems)} problem(s)):\n{lines}")
 
 
 class _Frozen(BaseModel):
@@ -43,7 +74,7 @@ class _Frozen(BaseModel):
 class DataSettings(_Frozen):
     """Where the raw CSV comes from and what it must satisfy to be trained on."""
 
-    source: str = Field(DEFAULT_DATA_SOURCE, description="URL (http/https) or local path")
+    source: str = Field(DEFAULT_DATA_SOURCE, min_length=1, description="URL (http/https) or path")
     download_timeout_s: float = Field(30.0, gt=0)
     min_rows: int = Field(1000, ge=1)
     max_missing_fraction: float = Field(
@@ -59,10 +90,10 @@ class FeatureSettings(_Frozen):
         True, description="cross-fitted values and incomes of the nearest block groups"
     )
     rotation_angles: tuple[float, ...] = (15.0, 30.0, 45.0, 60.0, 75.0)
-    neighbour_ks: tuple[int, ...] = (5, 15, 50)
+    neighbour_ks: tuple[Annotated[int, Field(ge=1)], ...] = Field((5, 15, 50), min_length=1)
     neighbour_income_k: int | None = Field(15, ge=1)
     neighbour_density_k: int | None = Field(15, ge=1)
-    neighbour_similar_ks: tuple[int, ...] = Field(
+    neighbour_similar_ks: tuple[Annotated[int, Field(ge=1)], ...] = Field(
         (10, 30), description="k of the neighbours in (position, income) space; () for none"
     )
     neighbour_income_scale_km: float = Field(
@@ -78,10 +109,8 @@ class FeatureSettings(_Frozen):
     neighbour_folds: int = Field(
         20,
         ge=2,
-        description=(
-            "cross-fitting folds for the training rows' neighbour prices; more folds let a"
-            " training row see nearly all other rows, as a new row does (5 folds: 80%)"
-        ),
+        description="cross-fitting folds for the training rows' neighbour prices; more folds "
+        "let a training row see nearly all other rows, as a new row does",
     )
 
 
@@ -91,7 +120,7 @@ class _ModelBase(_Frozen):
 
 
 class HistGradientBoostingConfig(_ModelBase):
-    """The default model: gradient-boosted trees on the engineered features."""
+    """The default model: seed-averaged gradient-boosted trees on the engineered features."""
 
     family: Literal["hist_gradient_boosting"] = "hist_gradient_boosting"
     features: FeatureSettings = FeatureSettings()
@@ -110,8 +139,8 @@ class HistGradientBoostingConfig(_ModelBase):
     fit_threads: int | None = Field(
         1,
         ge=1,
-        description="OpenMP threads while fitting (None: every core); on a shared 2-core host "
-        "one thread is steadier, since an OpenMP pool waits for its slowest thread",
+        description="OpenMP threads while fitting (None: every core); on a shared host one "
+        "thread is steadier, since an OpenMP pool waits for its slowest thread",
     )
 
 
@@ -126,6 +155,7 @@ class RandomForestConfig(_ModelBase):
 
 
 DEFAULT_FAMILY = "hist_gradient_boosting"
+FAMILIES = ("hist_gradient_boosting", "random_forest")
 
 
 def _family(value: object) -> str:
@@ -146,13 +176,24 @@ ModelConfig = Annotated[
 ]
 
 
-class Thresholds(_Frozen):
-    """Quality gates a model must pass on the held-out rows to be registered."""
+class QualityGates(_Frozen):
+    """Absolute limits on the held-out metrics (dollars for RMSE and MAE, a fraction for MAPE)."""
 
     max_rmse: float = Field(70_000.0, gt=0)
     max_mae: float = Field(50_000.0, gt=0)
     min_r2: float = Field(0.75, le=1)
     max_mape: float = Field(0.30, gt=0)
+
+
+class PromotionGates(QualityGates):
+    """The quality gates on the shared rows, plus how much a candidate must beat production by."""
+
+    min_improvement: float = Field(
+        0.005,
+        ge=0,
+        lt=1,
+        description="share of production's RMSE a candidate must remove (0.005 = 0.5 %)",
+    )
 
 
 class SplitSettings(_Frozen):
@@ -164,8 +205,8 @@ class MlflowSettings(_Frozen):
     """Tracking server and registry names. The URI honours the standard MLFLOW_TRACKING_URI."""
 
     tracking_uri: str | None = None
-    experiment_name: str = EXPERIMENT_NAME
-    registered_model_name: str = REGISTERED_MODEL_NAME
+    experiment_name: str = Field(EXPERIMENT_NAME, min_length=1)
+    registered_model_name: str = Field(REGISTERED_MODEL_NAME, min_length=1)
     request_timeout_s: int = Field(30, ge=1)
     request_max_retries: int = Field(3, ge=0)
     request_backoff_factor: int = Field(1, ge=0)
@@ -181,20 +222,12 @@ class MlflowSettings(_Frozen):
 class PromotionSettings(_Frozen):
     """How a registered version earns the serving alias: candidates, gates, one move at a time."""
 
-    alias: str = Field("production", description="the alias that serving follows")
+    alias: str = Field("production", min_length=1, description="the alias that serving follows")
     max_candidates: int = Field(5, ge=1, description="newest registered versions to consider")
-    thresholds: Thresholds = Field(
-        Thresholds(), description="absolute gates, checked on the shared held-out rows"
-    )
-    min_improvement: float = Field(
-        0.005,
-        ge=0,
-        lt=1,
-        description="share of production's RMSE a candidate must remove (0.005 = 0.5 %)",
-    )
+    gates: PromotionGates = PromotionGates()
     smoke_rows: int = Field(5, ge=1, description="held-out rows sent as the serving smoke test")
     concurrency_limit: str = Field(
-        "housing-promotion", description="Prefect global concurrency limit (1 slot)"
+        "housing-promotion", min_length=1, description="Prefect global concurrency limit (1 slot)"
     )
     lock_timeout_s: float = Field(
         600.0, gt=0, description="how long a promotion waits for the one at work"
@@ -202,10 +235,10 @@ class PromotionSettings(_Frozen):
 
 
 class Settings(BaseSettings):
-    """The whole configuration of a run."""
+    """The whole configuration of a run. Build it with `load_settings`."""
 
     model_config = SettingsConfigDict(
-        env_prefix="HOUSING_",
+        env_prefix=ENV_PREFIX,
         env_nested_delimiter="__",
         extra="forbid",
         frozen=True,
@@ -214,11 +247,11 @@ class Settings(BaseSettings):
     data: DataSettings = DataSettings()
     split: SplitSettings = SplitSettings()
     model: ModelConfig = HistGradientBoostingConfig()
-    thresholds: Thresholds = Thresholds()
+    registration_gates: QualityGates = QualityGates()
     mlflow: MlflowSettings = MlflowSettings()
     promotion: PromotionSettings = PromotionSettings()
     state_dir: Path = Field(
-        Path(LOCAL_STATE_DIR), description="embedded MLflow store when no server is set"
+        Path(LOCAL_STATE_DIR), description="embedded MLflow store, served models, environments"
     )
 
     @classmethod
@@ -230,11 +263,16 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        config_file = os.environ.get("HOUSING_CONFIG_FILE")
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        layers: list[tuple[str, PydanticBaseSettingsSource]] = [
+            ("flow parameters", init_settings),
+            ("environment", env_settings),
+            ("secrets", file_secret_settings),
+        ]
+        config_file = os.environ.get(CONFIG_FILE_ENV)
         if config_file:
-            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
-        return tuple(sources)
+            yaml = YamlConfigSettingsSource(settings_cls, yaml_file=config_file)
+            layers.append((f"config file {config_file}", yaml))
+        return (_Layers(settings_cls, layers),)
 
     def tracking_uri(self) -> str:
         """The tracking URI in force: setting, then MLFLOW_TRACKING_URI, then the local store."""
@@ -246,15 +284,137 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.state_dir / 'mlflow.db').as_posix()}"
 
 
-def load_settings(**overrides: Any) -> Settings:
-    """Build the settings tree once for a run; `overrides` win over env and file."""
-    config_file = os.environ.get("HOUSING_CONFIG_FILE")
+class _Layers(PydanticBaseSettingsSource):
+    """Every layer as plain values, deep-merged: pydantic-settings then validates the result once.
+
+    A higher layer wins key by key, except that a model config naming another `family` than
+    the layers below replaces theirs: `HOUSING_MODEL__MAX_ITER` tunes the default family and
+    must not leak into a random forest asked for by a flow parameter.
+    """
+
+    def __init__(
+        self, settings_cls: type[BaseSettings], layers: list[tuple[str, PydanticBaseSettingsSource]]
+    ) -> None:
+        super().__init__(settings_cls)
+        self.layers = layers
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ returns the whole tree
+
+    def values(self) -> list[tuple[str, dict[str, Any]]]:
+        return [(label, dict(source())) for label, source in self.layers]
+
+    def __call__(self) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        for _, values in reversed(self.values()):
+            merged = deep_merge(merged, values)
+        return merged
+
+
+def deep_merge(lower: Mapping[str, Any], higher: Mapping[str, Any]) -> dict[str, Any]:
+    """`higher` over `lower`, recursively for nested mappings (see `_Layers` for the family)."""
+    merged = dict(lower)
+    for key, value in higher.items():
+        below = merged.get(key)
+        if isinstance(value, Mapping) and isinstance(below, Mapping):
+            switches = "family" in value and _family(dict(below)) != value["family"]
+            merged[key] = dict(value) if switches else deep_merge(below, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
+    """The settings of a run; `overrides` (nested, partial) win over env, secrets and file.
+
+    Raises `SettingsError` naming every invalid field, the layer that gave it and its rule.
+    """
+    config_file = os.environ.get(CONFIG_FILE_ENV)
     if config_file and not Path(config_file).is_file():
-        raise FileNotFoundError(f"HOUSING_CONFIG_FILE={config_file!r} does not exist")
-    return Settings(**overrides)
+        raise SettingsError([f"{CONFIG_FILE_ENV}={config_file!r}: no such file"])
+    plain = _plain(overrides or {})
+    problems = _unknown_environment()
+    try:
+        settings = Settings(**plain)
+    except ValidationError as exc:
+        raise SettingsError(problems + _describe(exc, plain)) from None
+    if problems:
+        raise SettingsError(problems)
+    return settings
 
 
-def dump_yaml(settings: Settings) -> str:
-    """The settings as YAML (secrets masked), for logging and for writing a config file."""
-    data = settings.model_dump(mode="json", exclude={"mlflow": {"password"}})
-    return yaml.safe_dump(data, sort_keys=False)
+def _plain(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Drop unset (None) overrides; pydantic objects become only the fields they were given."""
+    plain: dict[str, Any] = {}
+    for key, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, BaseModel):
+            value = value.model_dump(exclude_unset=True) | (
+                {"family": value.family} if hasattr(value, "family") else {}
+            )
+        plain[key] = _plain(value) if isinstance(value, Mapping) else value
+    return plain
+
+
+def _unknown_environment() -> list[str]:
+    """`HOUSING_<X>__...` variables whose <X> is no setting: a typo or an old name, never silent."""
+    fields = set(Settings.model_fields)
+    problems = []
+    for name in sorted(os.environ):
+        if not name.upper().startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        top = name[len(ENV_PREFIX) :].split("__", 1)[0].lower()
+        if top not in fields:
+            rest = name[len(ENV_PREFIX) :].split("__", 1)[1]
+            hint = f"; renamed to {_env_name(RENAMED[top])}__{rest}" if top in RENAMED else ""
+            problems.append(f"{name} (environment): no setting '{top}'{hint}")
+    return problems
+
+
+def _describe(exc: ValidationError, overrides: Mapping[str, Any]) -> list[str]:
+    """One line per error: the dotted field, where its value came from, the value, the rule."""
+    values = _layers(overrides).values()
+    problems = []
+    for error in exc.errors():
+        path = [str(p) for p in error["loc"] if str(p) not in FAMILIES]
+        value, rule = error.get("input"), error["msg"]
+        if error["type"] == "union_tag_invalid":  # the family: name the field and the choices
+            path, value = [*path, "family"], _family(value)
+            rule = f"must be one of {', '.join(FAMILIES)}"
+        dotted = ".".join(path)
+        shown = "" if error["type"] == "missing" else f" = {value!r}"
+        if error["type"] == "extra_forbidden" and dotted in RENAMED:
+            rule += f"; renamed to '{RENAMED[dotted]}' ({_env_name(RENAMED[dotted])})"
+        problems.append(f"{dotted}{shown} ({_origin(path, values)}): {rule}")
+    return problems
+
+
+def _layers(overrides: Mapping[str, Any]) -> _Layers:
+    """The same layers `Settings` merges, to tell which one gave a value."""
+    layers = Settings.settings_customise_sources(
+        Settings,
+        InitSettingsSource(Settings, init_kwargs=dict(overrides)),
+        EnvSettingsSource(Settings),
+        DotEnvSettingsSource(Settings),
+        SecretsSettingsSource(Settings),
+    )[0]
+    assert isinstance(layers, _Layers)
+    return layers
+
+
+def _origin(path: list[str], values: list[tuple[str, dict[str, Any]]]) -> str:
+    """The highest layer that holds `path`: where the operator has to look."""
+    for label, tree in values:
+        node: Any = tree
+        for key in path:
+            if not isinstance(node, Mapping) or key not in node:
+                break
+            node = node[key]
+        else:
+            return _env_name(".".join(path)) if label == "environment" else label
+    return "default"
+
+
+def _env_name(dotted: str) -> str:
+    return ENV_PREFIX + "__".join(dotted.upper().split("."))

@@ -19,7 +19,7 @@ from prefect.context import TaskRunContext
 from prefect.utilities.hashing import hash_objects
 from pydantic import BaseModel
 
-from housing_core.versioning import code_version
+from housing_core.versioning import MODEL_CODE, code_version
 
 
 def frame_token(frame: pd.DataFrame) -> str:
@@ -59,8 +59,14 @@ class StableInputs(CachePolicy):
 
 
 @dataclass
-class HousingCodeVersion(CachePolicy):
-    """Keys on a hash of housing_core: TASK_SOURCE alone misses edits in the code a task calls."""
+class CodeVersion(CachePolicy):
+    """Keys on the code a step's result depends on: TASK_SOURCE sees only the task's own body.
+
+    Scoped on purpose: a step keyed on all of housing_core would re-run (and the training
+    register a new version) for an edit to a report's wording.
+    """
+
+    parts: tuple[str, ...] = ()
 
     def compute_key(
         self,
@@ -69,8 +75,19 @@ class HousingCodeVersion(CachePolicy):
         flow_parameters: dict[str, Any] | None,
         **kwargs: Any,
     ) -> str | None:
-        return code_version()
+        return code_version(*self.parts)
 
 
-# TASK_SOURCE keeps two tasks called with equal arguments from sharing one entry.
-STEP_CACHE = StableInputs() + TASK_SOURCE + HousingCodeVersion()
+def step_cache(*code: str) -> CachePolicy:
+    """Inputs' content, the task's source, and the named housing_core code (see versioning).
+
+    TASK_SOURCE keeps two tasks called with equal arguments from sharing one entry.
+    """
+    return StableInputs() + TASK_SOURCE + CodeVersion(parts=code)
+
+
+LOAD_CACHE = step_cache("data/source.py")
+VALIDATE_CACHE = step_cache("data/contract.py", "data/validation.py")
+SPLIT_CACHE = step_cache("data/contract.py", "data/split.py")
+TRAIN_CACHE = step_cache(*MODEL_CODE)
+EVALUATE_CACHE = step_cache(*MODEL_CODE, "evaluation")

@@ -9,9 +9,9 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
-from housing_core import data, split
+from housing_core.data import source, split, validation
 from housing_core.settings import DataSettings, SplitSettings
-from tasks.caching import STEP_CACHE
+from tasks.caching import LOAD_CACHE, SPLIT_CACHE, VALIDATE_CACHE
 from tasks.retries import NETWORK_RETRY_DELAYS, retry_unless_bad_data
 
 
@@ -33,39 +33,39 @@ class IngestedData:
     retry_delay_seconds=NETWORK_RETRY_DELAYS,
     retry_condition_fn=retry_unless_bad_data,
 )
-def fingerprint_source(source: str, timeout_s: float) -> str:
+def fingerprint_source(location: str, timeout_s: float) -> str:
     """Never cached: it is what tells the ingest cache that the data changed."""
-    return data.source_fingerprint(source, timeout_s)
+    return source.source_fingerprint(location, timeout_s)
 
 
 @task(
     name="load-housing-data",
-    cache_policy=STEP_CACHE,
+    cache_policy=LOAD_CACHE,
     persist_result=True,
     retries=3,
     retry_delay_seconds=NETWORK_RETRY_DELAYS,
     retry_condition_fn=retry_unless_bad_data,
 )
-def load_housing_data(source: str, fingerprint: str, timeout_s: float) -> IngestedData:
-    raw = data.read_source(source, timeout_s)
-    frame = data.parse_csv(raw)
+def load_housing_data(location: str, fingerprint: str, timeout_s: float) -> IngestedData:
+    raw = source.read_source(location, timeout_s)
+    frame = source.parse_csv(raw)
     get_run_logger().info(
-        "ingested %d rows from %s (data version %s)", len(frame), source, raw.version[:12]
+        "ingested %d rows from %s (data version %s)", len(frame), location, raw.version[:12]
     )
-    return IngestedData(frame, raw.version, source)
+    return IngestedData(frame, raw.version, location)
 
 
-@task(name="validate-housing-data", cache_policy=STEP_CACHE, persist_result=True)
+@task(name="validate-housing-data", cache_policy=VALIDATE_CACHE, persist_result=True)
 def validate_housing_data(ingested: IngestedData, rules: DataSettings) -> pd.DataFrame:
     """Bad data raises DataValidationError listing every broken rule; it is never retried."""
-    clean = data.validate(
+    clean = validation.validate(
         ingested.frame, rules.min_rows, rules.max_missing_fraction, ingested.source
     )
     get_run_logger().info("validated %d rows: every contract check passed", len(clean))
     return clean
 
 
-@task(name="split-housing-data", cache_policy=STEP_CACHE, persist_result=True)
+@task(name="split-housing-data", cache_policy=SPLIT_CACHE, persist_result=True)
 def split_housing_data(clean: pd.DataFrame, settings: SplitSettings) -> split.Split:
     parts = split.split_frame(clean, settings.test_fraction, settings.salt)
     get_run_logger().info(

@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
-import mlflow
 import pandas as pd
 from prefect import Task, get_client, task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.client.schemas.objects import State, TaskRun
 from prefect.concurrency.sync import concurrency
-from prefect.exceptions import ObjectAlreadyExists
+from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.logging import get_run_logger
 
-from housing_core import registry, serving, tracking
-from housing_core.promotion import ROLLBACK_TO_TAG, Candidate, Decision
+from housing_core.formatting import format_metric
+from housing_core.promotion import scoring
+from housing_core.promotion.decision import Candidate, Decision
+from housing_core.promotion.records import ROLLBACK_TO_TAG
 from housing_core.settings import PromotionSettings, Settings
+from housing_core.tracking import registry
+from housing_core.tracking.connection import open_tracking
 from tasks.tracking import MLFLOW_RETRY_DELAYS
 
 
@@ -40,17 +43,19 @@ def promotion_lock(rules: PromotionSettings) -> Iterator[None]:
     and acquire strictly.
     """
     with get_client(sync_client=True) as client:
-        try:
-            client.create_global_concurrency_limit(
-                GlobalConcurrencyLimitCreate(name=rules.concurrency_limit, limit=1)
-            )
-        except ObjectAlreadyExists:
+        try:  # read first: creating an existing limit makes the server log an integrity error
             limit = client.read_global_concurrency_limit_by_name(rules.concurrency_limit)
-            if limit.limit != 1 or not limit.active:
-                raise RuntimeError(
-                    f"concurrency limit '{rules.concurrency_limit}' must be active with 1 slot, "
-                    f"found limit={limit.limit} active={limit.active}"
-                ) from None
+        except ObjectNotFound:
+            with suppress(ObjectAlreadyExists):  # created meanwhile by a concurrent promotion
+                client.create_global_concurrency_limit(
+                    GlobalConcurrencyLimitCreate(name=rules.concurrency_limit, limit=1)
+                )
+            limit = client.read_global_concurrency_limit_by_name(rules.concurrency_limit)
+        if limit.limit != 1 or not limit.active:
+            raise RuntimeError(
+                f"concurrency limit '{rules.concurrency_limit}' must be active with 1 slot, "
+                f"found limit={limit.limit} active={limit.active}"
+            )
     try:
         with concurrency(
             rules.concurrency_limit, occupy=1, timeout_seconds=rules.lock_timeout_s, strict=True
@@ -70,12 +75,13 @@ def promotion_lock(rules: PromotionSettings) -> Iterator[None]:
     retry_delay_seconds=MLFLOW_RETRY_DELAYS,
 )
 def read_production(settings: Settings) -> Production:
-    client = tracking.connect(settings)
     name = settings.mlflow.registered_model_name
-    version = registry.version_for_alias(client, name, settings.promotion.alias)
-    rollback_to = None
-    if version is not None:
-        rollback_to = registry.version_tags(client, name, version).get(ROLLBACK_TO_TAG) or None
+    with open_tracking(settings) as tracking:
+        version = registry.version_for_alias(tracking.client, name, settings.promotion.alias)
+        rollback_to = None
+        if version is not None:
+            tags = registry.version_tags(tracking.client, name, version)
+            rollback_to = tags.get(ROLLBACK_TO_TAG) or None
     get_run_logger().info(
         "'%s' of %s: %s", settings.promotion.alias, name, f"v{version}" if version else "unset"
     )
@@ -90,37 +96,43 @@ def read_production(settings: Settings) -> Production:
 )
 def list_candidates(settings: Settings, only: str | None) -> list[str]:
     """The newest registered versions (capped by `max_candidates`), or the one asked for."""
-    client = tracking.connect(settings)
     name = settings.mlflow.registered_model_name
-    if only is not None:
-        client.get_model_version(name, only)  # fails loudly on an unknown version
-        return [only]
-    return registry.newest_versions(client, name, settings.promotion.max_candidates)
+    with open_tracking(settings) as tracking:
+        if only is not None:
+            registry.get_version(tracking.client, name, only)  # fails loudly on an unknown one
+            return [only]
+        return registry.newest_versions(tracking.client, name, settings.promotion.max_candidates)
 
 
 @task(
     name="score-versions", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=MLFLOW_RETRY_DELAYS
 )
 def score_versions(settings: Settings, versions: list[str], test: pd.DataFrame) -> list[Candidate]:
-    """Each version scored on the SAME held-out rows, and smoke-tested with a serving payload."""
-    tracking.connect(settings)
-    mlflow.set_tracking_uri(settings.tracking_uri())
-    mlflow.set_registry_uri(settings.tracking_uri())
-    payload = serving.serving_payload(test.head(settings.promotion.smoke_rows))
-    logger = get_run_logger()
-    scored = []
-    for version in dict.fromkeys(versions):
-        uri = f"models:/{settings.mlflow.registered_model_name}/{version}"
-        result = serving.score_registered_version(uri, test, payload)
-        logger.info(
-            "v%s on %d shared rows: rmse %.0f, smoke test %s",
-            version,
-            len(test),
-            result.metrics["rmse"],
-            result.smoke_error or "passed",
+    """Each version scored on the SAME held-out rows by its own code, in its own process, and
+    smoke-tested with a serving payload."""
+    name = settings.mlflow.registered_model_name
+    with open_tracking(settings) as tracking:
+        candidates, scores = scoring.score_versions(
+            tracking,
+            name,
+            versions,
+            test,
+            settings.promotion.smoke_rows,
+            settings.state_dir / "environments",
         )
-        scored.append(Candidate(version, result.metrics, result.smoke_error))
-    return scored
+    logger = get_run_logger()
+    for candidate in candidates:
+        score = scores[candidate.version]
+        logger.info(
+            "v%s on %d shared rows: rmse %s, smoke test %s; code from %s, python %s",
+            candidate.version,
+            len(test),
+            format_metric("rmse", candidate.metrics["rmse"]),
+            candidate.smoke_error or "passed",
+            score.code_from or "-",
+            score.interpreter or "-",
+        )
+    return candidates
 
 
 def _retry_unless_overwritten(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
@@ -145,10 +157,10 @@ def move_alias(settings: Settings, decision: Decision, tags: dict[str, str]) -> 
     """Move, re-read (fails loudly on a mismatch), then record the move on the version."""
     if decision.target is None:
         raise ValueError("nothing to move")
-    client = tracking.connect(settings)
     name = settings.mlflow.registered_model_name
-    registry.move_alias(client, name, settings.promotion.alias, decision.target)
-    registry.set_version_tags(client, name, decision.target, tags)
+    with open_tracking(settings) as tracking:
+        registry.move_alias(tracking.client, name, settings.promotion.alias, decision.target)
+        registry.set_version_tags(tracking.client, name, decision.target, tags)
     get_run_logger().info(
         "'%s' of %s moved from %s to v%s (%s)",
         settings.promotion.alias,

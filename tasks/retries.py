@@ -7,7 +7,7 @@ from typing import Any
 from prefect import Task
 from prefect.client.schemas.objects import State, TaskRun
 
-from housing_core.data import DataValidationError
+from housing_core.data.validation import DataValidationError
 
 NETWORK_RETRY_DELAYS: list[float] = [2, 5, 15]
 

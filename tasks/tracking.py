@@ -12,8 +12,10 @@ from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
 from sklearn.pipeline import Pipeline
 
-from housing_core import tracking
 from housing_core.settings import Settings
+from housing_core.tracking.connection import open_tracking
+from housing_core.tracking.lineage import Lineage
+from housing_core.tracking.runs import LoggedTraining, log_training
 from tasks.modeling import EvaluatedModel
 
 MLFLOW_RETRY_DELAYS: list[float] = [2, 5]
@@ -39,10 +41,9 @@ def flow_run_has_ended(flow_run_id: str) -> bool:
 )
 def check_tracking_server(settings: Settings) -> str:
     """Fail in seconds, before any training, when MLflow is down; names the URI."""
-    tracking.connect(settings)
-    uri = settings.tracking_uri()
-    get_run_logger().info("MLflow tracking server at %s answers", uri)
-    return uri
+    with open_tracking(settings) as tracking:
+        get_run_logger().info("MLflow tracking server at %s answers", tracking.uri)
+        return tracking.uri
 
 
 @task(
@@ -53,27 +54,27 @@ def check_tracking_server(settings: Settings) -> str:
 )
 def log_and_register(
     settings: Settings,
-    lineage: tracking.Lineage,
+    lineage: Lineage,
     run_name: str,
     fitted: Pipeline,
     train: pd.DataFrame,
     test: pd.DataFrame,
     evaluated: EvaluatedModel,
-) -> tracking.LoggedTraining:
+) -> LoggedTraining:
     """Idempotent: the same training (data, code, config) is logged and registered once."""
-    client = tracking.connect(settings)
-    logged = tracking.log_training(
-        client,
-        settings,
-        lineage,
-        run_name,
-        fitted,
-        train,
-        test,
-        evaluated.evaluation,
-        evaluated.importance,
-        owner_is_gone=flow_run_has_ended,
-    )
+    with open_tracking(settings) as tracking:
+        logged = log_training(
+            tracking,
+            settings,
+            lineage,
+            run_name,
+            fitted,
+            train,
+            test,
+            evaluated.evaluation,
+            evaluated.importance,
+            owner_is_gone=flow_run_has_ended,
+        )
     logger = get_run_logger()
     for note in logged.notes:
         logger.info(note)

@@ -1,0 +1,232 @@
+"""Which registered version should carry the serving alias: a pure decision, tested by table.
+
+Every version in the comparison (the candidates and the current production version) is scored
+on the same held-out rows before it reaches this module, so the numbers compare like with like.
+Moving the alias is not done here: the flow applies a `Decision` through the registry.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from housing_core.evaluation.gates import check_gates
+from housing_core.formatting import format_metric, format_share
+from housing_core.settings import PromotionGates
+
+Action = Literal["promote", "rollback", "keep", "none"]
+# RMSEs closer than a cent are a tie: the same model scored twice must not look "better".
+_TIE_DECIMALS = 2
+
+
+class RollbackError(RuntimeError):
+    """There is nothing to roll back to, or the version to return to does not serve."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A registered version, scored on the shared rows and smoke-tested with a serving payload."""
+
+    version: str
+    metrics: dict[str, float]
+    smoke_error: str | None = None
+
+    @property
+    def rmse(self) -> float:
+        return round(self.metrics["rmse"], _TIE_DECIMALS)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One version's gate results; `failures` name each gate missed and by how much."""
+
+    version: str
+    role: Literal["production", "candidate"]
+    metrics: dict[str, float]
+    failures: tuple[str, ...]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Where the alias points afterwards (`target`), where it pointed before, and why."""
+
+    action: Action
+    target: str | None
+    previous: str | None
+    reason: str
+    verdicts: tuple[Verdict, ...]
+
+    @property
+    def moves(self) -> bool:
+        return self.action in ("promote", "rollback") and self.target != self.previous
+
+    def scores_of(self, version: str) -> dict[str, float]:
+        return next(v.metrics for v in self.verdicts if v.version == version)
+
+    def table(self) -> list[dict[str, str]]:
+        """One row per version, best first, as the promotion report shows it."""
+        rows = []
+        for verdict in self.verdicts:
+            m = verdict.metrics
+            rows.append(
+                {
+                    "version": verdict.version,
+                    "role": verdict.role,
+                    **{
+                        name: format_metric(name, m[name]) for name in ("rmse", "mae", "r2", "mape")
+                    },
+                    "gates": "pass" if verdict.passed else "; ".join(verdict.failures),
+                    "outcome": self._outcome(verdict.version),
+                }
+            )
+        return rows
+
+    def _outcome(self, version: str) -> str:
+        if version == self.target and self.moves:
+            return "**promoted**" if self.action == "promote" else "**rolled back to**"
+        if version == self.target:
+            return "stays production"
+        if version == self.previous and self.moves:
+            return "replaced"
+        return "-"
+
+
+def decide(
+    candidates: Sequence[Candidate], production: str | None, gates: PromotionGates
+) -> Decision:
+    """Promote the best candidate that passes every gate and beats production by enough.
+
+    Ranking: lowest RMSE on the shared rows; a tie goes to production (no churn), then to the
+    newer version. A candidate failing an absolute gate or the smoke test is never promoted.
+    """
+    by_version = {c.version: c for c in candidates}
+    if production is not None and production not in by_version:
+        raise ValueError(f"production version {production} must be scored with the candidates")
+    verdicts = _verdicts(candidates, production, gates)
+    passing = [by_version[v.version] for v in verdicts if v.passed and v.version != production]
+    if not passing:
+        refused = "; ".join(
+            f"v{v.version}: {', '.join(v.failures)}" for v in verdicts if v.version != production
+        )
+        if production is None:
+            return Decision(
+                "none",
+                None,
+                None,
+                f"no candidate passes the gates ({refused or 'none found'})",
+                verdicts,
+            )
+        why = f"no candidate passes the gates ({refused})" if refused else "no other version"
+        return Decision(
+            "keep", production, production, f"production stays v{production}: {why}", verdicts
+        )
+    best = min(passing, key=lambda c: (c.rmse, -int(c.version)))
+    if production is None:
+        return Decision(
+            "promote",
+            best.version,
+            None,
+            f"first promotion: v{best.version} has the lowest RMSE "
+            f"({format_metric('rmse', best.rmse)}) "
+            f"of {len(passing)} candidate(s) passing every gate",
+            verdicts,
+        )
+    return _against_production(best, by_version[production], gates.min_improvement, verdicts)
+
+
+def _against_production(
+    best: Candidate, champion: Candidate, min_improvement: float, verdicts: tuple[Verdict, ...]
+) -> Decision:
+    if champion.smoke_error:
+        reason = (
+            f"v{best.version} replaces v{champion.version}: production fails its smoke test "
+            f"({champion.smoke_error}); v{best.version} passes every gate "
+            f"(RMSE {format_metric('rmse', best.rmse)})"
+        )
+        return Decision("promote", best.version, champion.version, reason, verdicts)
+    gain = (champion.rmse - best.rmse) / champion.rmse if champion.rmse else 0.0
+    compared = f"RMSE {format_metric('rmse', best.rmse)} vs {format_metric('rmse', champion.rmse)}"
+    if best.rmse >= champion.rmse:
+        reason = (
+            f"production stays v{champion.version}: best candidate v{best.version} is not "
+            f"better on the shared rows ({compared}); nothing to change"
+        )
+        return Decision("keep", champion.version, champion.version, reason, verdicts)
+    if gain < min_improvement:
+        reason = (
+            f"production stays v{champion.version}: improvement gate: v{best.version} lowers "
+            f"RMSE by {format_share(gain)} ({compared}), needs at least "
+            f"{format_share(min_improvement)} (short by {format_share(min_improvement - gain)})"
+        )
+        return Decision("keep", champion.version, champion.version, reason, verdicts)
+    reason = (
+        f"v{best.version} replaces v{champion.version}: RMSE {format_share(gain)} lower on the "
+        f"shared rows ({compared}; gate {format_share(min_improvement)})"
+    )
+    return Decision("promote", best.version, champion.version, reason, verdicts)
+
+
+def plan_rollback(
+    candidates: Sequence[Candidate], production: str | None, rollback_to: str | None
+) -> Decision:
+    """Move the alias back to the version production replaced; only its smoke test must pass.
+
+    No quality gate here: a rollback is an operator's call, made because production misbehaves.
+    """
+    if production is None:
+        raise RollbackError("nothing to roll back: no version carries the alias")
+    if not rollback_to:
+        raise RollbackError(
+            f"nothing to roll back to: production v{production} did not replace another version"
+        )
+    target = next((c for c in candidates if c.version == rollback_to), None)
+    if target is None:
+        raise ValueError(f"version {rollback_to} must be scored before rolling back to it")
+    verdicts = tuple(
+        Verdict(
+            c.version,
+            "production" if c.version == production else "candidate",
+            c.metrics,
+            (f"smoke test: {c.smoke_error}",) if c.smoke_error else (),
+        )
+        for c in candidates
+    )
+    if target.smoke_error:
+        raise RollbackError(
+            f"refusing to roll back to v{rollback_to}: smoke test failed: {target.smoke_error}"
+        )
+    reason = f"rollback: v{rollback_to} returns to production, replacing v{production}"
+    return Decision("rollback", rollback_to, production, reason, verdicts)
+
+
+def _verdicts(
+    candidates: Sequence[Candidate], production: str | None, gates: PromotionGates
+) -> tuple[Verdict, ...]:
+    ordered = sorted(
+        candidates,
+        key=lambda c: (math.isnan(c.rmse), c.rmse, c.version != production, -int(c.version)),
+    )
+    return tuple(
+        Verdict(
+            c.version,
+            "production" if c.version == production else "candidate",
+            c.metrics,
+            _failures(c, gates),
+        )
+        for c in ordered
+    )
+
+
+def _failures(candidate: Candidate, gates: PromotionGates) -> tuple[str, ...]:
+    if any(math.isnan(v) for v in candidate.metrics.values()):  # not even scored
+        return (f"smoke test failed: {candidate.smoke_error or 'no scores'}",)
+    failures = [check.miss() for check in check_gates(candidate.metrics, gates)]
+    if candidate.smoke_error:
+        failures.append(f"smoke test failed: {candidate.smoke_error}")
+    return tuple(f for f in failures if f)

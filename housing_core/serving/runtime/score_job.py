@@ -1,0 +1,109 @@
+"""Score registered versions on shared rows, inside their own interpreter; run by path:
+
+    python -I score_job.py JOB.json
+
+JOB names the rows (a parquet file), a serving payload, the versions' model folders and where
+to write the result. Every version in one job ships the same code, so they may share this
+process. Each version is loaded with MLflow's pyfunc loader, which puts the version's own
+`code/` first on `sys.path`; nothing here imports housing_core, so the pickle's
+`housing_core.*` resolves to the code the version ships. For each version the result holds:
+the predictions on the rows, the smoke test (the payload answered by MLflow's own scoring
+app, as `/invocations` would answer it), and where its `housing_core` was imported from.
+Standard library, MLflow, pandas and numpy only: this file runs in environments built from a
+version's requirements alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+
+def main(job_file: str) -> int:
+    job = json.loads(Path(job_file).read_text())
+    import mlflow.pyfunc
+    import numpy as np
+    import pandas as pd
+
+    rows = pd.read_parquet(job["rows"])
+    results: dict[str, dict[str, Any]] = {}
+    for key, model_dir in job["models"].items():
+        try:
+            model = mlflow.pyfunc.load_model(model_dir)
+            predicted = np.asarray(model.predict(rows), dtype=float).ravel()
+            status, answer = asyncio.run(_invoke(model, job["payload"]))
+            results[key] = {
+                "predictions": predicted.tolist(),
+                "smoke_status": status,
+                "smoke_answer": answer,
+                "code_from": _code_origin(),
+                "error": None,
+            }
+        except Exception as exc:  # the finding itself: this version does not load or score
+            results[key] = {"error": _describe(exc), "code_from": _code_origin()}
+    Path(job["out"]).write_text(json.dumps(results))
+    return 0
+
+
+async def _invoke(model: Any, payload: dict[str, Any]) -> tuple[int, Any]:
+    """POST the payload to MLflow's scoring app for this model, in process (ASGI)."""
+    from mlflow.pyfunc import scoring_server
+
+    app = scoring_server.init(model)
+    body = json.dumps(payload).encode()
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/invocations",
+        "raw_path": b"/invocations",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        "client": ("127.0.0.1", 0),
+        "server": ("127.0.0.1", 0),
+    }
+    requests = [{"type": "http.request", "body": body, "more_body": False}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return requests.pop(0) if requests else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+    text = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    try:
+        return int(status), json.loads(text)
+    except ValueError:
+        return int(status), text.decode(errors="replace")[:2000]
+
+
+def _code_origin() -> str | None:
+    """Where this process imported `housing_core` from (None if the version never needed it)."""
+    package = sys.modules.get("housing_core")
+    return getattr(package, "__file__", None) if package is not None else None
+
+
+def _describe(exc: BaseException) -> str:
+    """`TypeName: the cause`; MLflow's schema errors echo the input first, the cause comes last."""
+    text = str(exc).strip().rsplit("Error: ", 1)[-1].strip()
+    first = text.splitlines()[0][:300] if text else ""
+    last_frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    where = f" (at {last_frame[0].filename}:{last_frame[0].lineno})" if last_frame else ""
+    return f"{type(exc).__name__}: {first}{where}"
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

@@ -1,0 +1,100 @@
+"""The one entry point to MLflow: a client on one server, its URIs, and MLflow's HTTP bounds.
+
+MLflow reads its retry, timeout and credential settings from process environment variables
+only, and its fluent API keeps the tracking URI in process state. So nothing else in the
+project calls `mlflow.set_tracking_uri` or writes `MLFLOW_*` variables: `open_tracking` gives
+the client both URIs explicitly, and applies the HTTP bounds and credentials for the duration
+of its block only, restoring the environment afterwards. Variables the operator set win.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import requests
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from housing_core.settings import MlflowSettings, Settings
+
+
+class TrackingUnavailableError(RuntimeError):
+    """The tracking server did not answer: names the URI so the operator knows where to look."""
+
+
+@dataclass(frozen=True)
+class Tracking:
+    """A client on one tracking server, for both runs and the registry."""
+
+    uri: str
+    client: MlflowClient
+
+    def download(self, artifact_uri: str, destination: Path) -> Path:
+        """Artifacts at a storage URI (`mlflow-artifacts:/...`, `file:///...`), from this server.
+
+        Not `models:/` URIs: MLflow resolves those through the process-wide registry URI.
+        """
+        destination.mkdir(parents=True, exist_ok=True)
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=artifact_uri,
+            dst_path=str(destination),
+            tracking_uri=self.uri,
+            registry_uri=self.uri,
+        )
+        return Path(local)
+
+
+@contextmanager
+def open_tracking(settings: Settings, *, check: bool = True) -> Iterator[Tracking]:
+    """The tracking server in force, checked to answer (unless told not to) before any work."""
+    uri = settings.tracking_uri()
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    with _scoped_environment(_mlflow_environment(settings.mlflow)):
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        if check:
+            try:
+                client.search_experiments(max_results=1)
+            except (MlflowException, requests.RequestException, OSError) as exc:
+                raise TrackingUnavailableError(
+                    f"MLflow tracking server at {uri} is unreachable: {type(exc).__name__}: "
+                    f"{first_line(exc)}"
+                ) from exc
+        yield Tracking(uri, client)
+
+
+def _mlflow_environment(mlflow_settings: MlflowSettings) -> dict[str, str]:
+    """Bounded HTTP calls (the client's defaults retry for ~4 minutes a call), credentials."""
+    values = {
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": str(mlflow_settings.request_timeout_s),
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(mlflow_settings.request_max_retries),
+        "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": str(mlflow_settings.request_backoff_factor),
+    }
+    if mlflow_settings.username and mlflow_settings.password:
+        values["MLFLOW_TRACKING_USERNAME"] = mlflow_settings.username
+        values["MLFLOW_TRACKING_PASSWORD"] = mlflow_settings.password.get_secret_value()
+    return values
+
+
+@contextmanager
+def _scoped_environment(defaults: Mapping[str, str]) -> Iterator[None]:
+    """Set the variables the environment does not already have, for this block only."""
+    added = [name for name in defaults if name not in os.environ]
+    for name in added:
+        os.environ[name] = defaults[name]
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
+
+
+def first_line(exc: BaseException) -> str:
+    """MLflow's schema errors echo the whole input first; the cause follows the last `Error: `."""
+    text = str(exc).strip().rsplit("Error: ", 1)[-1].strip()
+    return text.splitlines()[0][:300] if text else ""
