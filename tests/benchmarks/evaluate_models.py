@@ -4,7 +4,7 @@ Not a test (pytest does not collect it): a script that prints, for each configur
 5-fold cross-validated RMSE (mean ± std over folds, ``KFold(shuffle=True, random_state=42)``)
 and R² on the shared data, the RMSE and R² on the held-out split (fit on the split's training
 side only), the mean fit time and, for the default, the single-row latency. Every model is
-built by ``housing_core.model.train_model``: the same pipeline the training flow registers,
+built by ``housing_core.model.pipeline.train_model``: the same pipeline the training flow registers,
 neighbour features cross-fitted inside it. Choices were made on the CV column only; the
 held-out column is reported, never tuned on. Usage, from the repo root:
 
@@ -13,56 +13,7 @@ held-out column is reported, never tuned on. Usage, from the repo root:
 
 The data path is ``$HOUSING_DATA__SOURCE`` or ``../shared/data/housing.csv``.
 
-What it printed (18,576 rows, 2 shared cores, two fits side by side, so "fit s" is slower
-than a lone fit: the default's train_model takes ~8 s alone on the split's 14,859 rows):
-
-    row              CV RMSE         CV R2   held-out RMSE  R2      fit s
-    seed_rf          49,862 ± 1,097  0.8135  49,984         0.8090  10.3
-    plain_hgb        43,982 ± 1,251  0.8549  43,922         0.8525   3.7
-    geo              41,867 ± 1,081  0.8685  41,724         0.8669   5.0
-    neighbours       39,517 ± 1,237  0.8828  39,562         0.8803   6.3
-    comparables      39,371 ± 1,241  0.8837  39,462         0.8810   6.4
-    spread           39,206 ± 1,126  0.8847  39,193         0.8826   6.7
-    default          38,976 ± 1,199  0.8860  39,166         0.8827   7.5
-    default_1_model  39,311 ± 1,202  0.8840  39,587         0.8802   3.1
-    default model, single-row predict in process: p50 1.76 ms, p99 1.92 ms
-
-With ``--folds 10`` (each fit on 16,718 rows, about the 16,512 training rows of the published
-random 80/20 splits of the full 20,640) the default's CV RMSE is 38,745 ± 1,570: more rows
-alone are worth ~230 here.
-
-What was tried and did not pay (5-fold CV RMSE of the default as it then stood, on the same
-folds; the fold-to-fold std is ~1,200, but paired differences are steadier than that):
-
-- a spatial residual feature (out-of-fold log residuals of a first HGB, smoothed over the k
-  nearest blocks): -140 when properly nested (20 extra fits, 8x the training time); done
-  naively (residuals of models whose neighbour features already hold the row's own price)
-  it leaks with the opposite sign and costs +1,300. Neighbour residuals of a ridge on the
-  row's own columns: -15;
-- log target: +0 to +300 on every variant (+290 on the final features); raw squared error
-  with predictions clipped to the cap is better for an RMSE in dollars;
-- more or different trees: 5 seeds instead of 3 -130 for 1.7x fit time; learning rate 0.05
-  x 500 trees +50; max_features 0.3 +70; 31 leaves x 500 trees -20; 127 leaves x 150 trees
-  +340; min_samples_leaf 10 / 40: -130 / -5 (all noise-sized, none adopted);
-- neighbour variants: comparables k (5, 15, 50) -50; context over 30 neighbours +30; a
-  comparables space that adds rooms and age to income -30 to -285 depending on scales (not
-  stable, not adopted);
-- cross-fitting over 20 folds instead of 5 (adopted): CV -60, held-out -390. A training row's
-  neighbour prices then come from 95 % of the other rows, as a new row's come from all of
-  them; leave-one-out (exclude only the row itself) gave the same (CV -30, held-out -400);
-- after that, on the same folds (CV / held-out): neighbour smoothing 0.3 km +120 / +220, 3 km
-  +25 / +260; neighbour ks (3, 8, 20, 50, 150) +70 / -70; comparables ks (5, 10, 30, 100)
-  +175 / +10; income and context over 30 neighbours +205 / +180; 5 models -47 / -30;
-- geographically weighted regression (a ridge of log price on log income, rooms, age and
-  crowding over the 25/50/100 nearest rows, cross-fitted, its prediction and slopes as
-  features): -120 to -280 CV but +150 held-out; other estimators on the same features:
-  ExtraTrees 40,450 alone, -95 blended 20 %; a log-target HGB blended half and half -130 CV,
-  no better than three more raw seeds; Poisson loss -5 / -310, gamma loss +290 / -180, a
-  square-root target +60 / -260 (all noise-sized on CV, not adopted).
-
-Where the error is (5-fold out-of-fold predictions of the default): the 1 % worst rows carry
-30 % of the squared error and the 5 % worst 60 %; rows at the 500,001 cap are 4.8 % of the
-rows and 18 % of the squared error (predicted 41k low on average).
+The figures it printed, and the research log of what was tried, are in docs/model.md.
 """
 
 from __future__ import annotations
@@ -79,15 +30,15 @@ from joblib import Parallel, delayed
 from sklearn.metrics import mean_squared_error, r2_score
 from sklearn.model_selection import KFold
 
-from housing_core.model import predict, train_model
-from housing_core.schemas import FEATURE_COLUMNS, TARGET
+from housing_core.data.contract import FEATURE_COLUMNS, TARGET
+from housing_core.data.split import split_frame
+from housing_core.model.pipeline import predict, train_model
 from housing_core.settings import (
     FeatureSettings,
     HistGradientBoostingConfig,
     ModelConfig,
     RandomForestConfig,
 )
-from housing_core.split import split_frame
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "housing.csv"
@@ -161,7 +112,7 @@ def _fit_and_score(
     config: ModelConfig, train: pd.DataFrame, test: pd.DataFrame
 ) -> tuple[float, float, float]:
     start = time.perf_counter()
-    model = train_model(train, config)
+    model = train_model(train.loc[:, list(FEATURE_COLUMNS)], train[TARGET], config)
     fit_s = time.perf_counter() - start
     predicted = predict(model, test)
     actual = test[TARGET].to_numpy(dtype=np.float64)
@@ -172,7 +123,10 @@ def _fit_and_score(
 def single_row_latency_ms(frame: pd.DataFrame, repeats: int = 500) -> tuple[float, float]:
     """p50 and p99 of an in-process single-row predict by the default model (split's train)."""
     split = split_frame(frame)
-    model = train_model(split.train, HistGradientBoostingConfig())
+    train = split.train
+    model = train_model(
+        train.loc[:, list(FEATURE_COLUMNS)], train[TARGET], HistGradientBoostingConfig()
+    )
     rows = [split.test.loc[[i], list(FEATURE_COLUMNS)] for i in range(min(200, len(split.test)))]
     for row in rows[:20]:  # warm caches
         model.predict(row)

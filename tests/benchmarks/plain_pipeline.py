@@ -6,23 +6,27 @@ import time
 
 started = time.perf_counter()
 
-from housing_core import data, evaluation, model, split  # noqa: E402
+from housing_core.data import contract, source, split, validation  # noqa: E402
+from housing_core.evaluation.gates import evaluate_model  # noqa: E402
+from housing_core.formatting import format_metrics  # noqa: E402
+from housing_core.model.pipeline import train_model  # noqa: E402
 from housing_core.settings import load_settings  # noqa: E402
 
 
 def main() -> None:
     settings = load_settings()
-    raw = data.read_source(settings.data.source)
-    clean = data.validate(
-        data.parse_csv(raw), settings.data.min_rows, settings.data.max_missing_fraction
+    raw = source.read_source(settings.data.source)
+    clean = validation.validate(
+        source.parse_csv(raw), settings.data.min_rows, settings.data.max_missing_fraction
     )
     parts = split.split_frame(clean, settings.split.test_fraction, settings.split.salt)
-    fitted = model.train_model(parts.train, settings.model)
-    result = evaluation.evaluate_model(fitted, parts.test, settings.thresholds)
-    print(
-        f"plain pipeline: rmse {result.metrics['rmse']:,.0f} r2 {result.metrics['r2']:.4f} "
-        f"in {time.perf_counter() - started:.1f} s"
+    train = parts.train
+    fitted = train_model(
+        train.loc[:, list(contract.FEATURE_COLUMNS)], train[contract.TARGET], settings.model
     )
+    result = evaluate_model(fitted, parts.test, settings.registration_gates)
+    seconds = time.perf_counter() - started
+    print(f"plain pipeline: {format_metrics(result.metrics)} in {seconds:.1f} s")
 
 
 if __name__ == "__main__":

@@ -24,8 +24,8 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from housing_core.serving import serving_payload
-from housing_core.split import split_frame
+from housing_core.data.split import split_frame
+from housing_core.serving.payloads import serving_payload
 from tests import servers
 
 REPO = Path(__file__).resolve().parents[2]

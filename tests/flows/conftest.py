@@ -23,20 +23,20 @@ from tests.conftest import (
     run_training,
 )
 
-# v1: a deliberately weak forest (r2 ~0.65): registered only with relaxed training thresholds,
+# v1: a deliberately weak forest (r2 ~0.65): registered only with relaxed registration gates,
 # and refused by the default promotion gates (min r2 0.75).
 WEAK = {
     "HOUSING_MODEL__N_ESTIMATORS": "5",
     "HOUSING_MODEL__MAX_DEPTH": "4",
-    "HOUSING_THRESHOLDS__MAX_RMSE": "90000",
-    "HOUSING_THRESHOLDS__MAX_MAE": "70000",
-    "HOUSING_THRESHOLDS__MIN_R2": "0.4",
+    "HOUSING_REGISTRATION_GATES__MAX_RMSE": "90000",
+    "HOUSING_REGISTRATION_GATES__MAX_MAE": "70000",
+    "HOUSING_REGISTRATION_GATES__MIN_R2": "0.4",
 }
 # promotion gates loose enough to let the weak version in (to have something to replace)
 LOOSE_GATES = {
-    "HOUSING_PROMOTION__THRESHOLDS__MAX_RMSE": "90000",
-    "HOUSING_PROMOTION__THRESHOLDS__MAX_MAE": "70000",
-    "HOUSING_PROMOTION__THRESHOLDS__MIN_R2": "0.4",
+    "HOUSING_PROMOTION__GATES__MAX_RMSE": "90000",
+    "HOUSING_PROMOTION__GATES__MAX_MAE": "70000",
+    "HOUSING_PROMOTION__GATES__MIN_R2": "0.4",
 }
 
 

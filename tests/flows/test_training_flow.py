@@ -7,7 +7,7 @@ from collections.abc import Callable
 import mlflow
 import pytest
 
-from housing_core.schemas import FEATURE_COLUMNS
+from housing_core.data.contract import FEATURE_COLUMNS
 from tests.conftest import FlowEnv, mlflow_client, run_training, task_states
 
 UPSTREAM = ("load-housing-data", "validate-housing-data", "split-housing-data")
@@ -101,14 +101,14 @@ def test_changed_data_content_invalidates_the_cache(flow_env: FlowEnv, tmp_path)
     assert "Cached" not in states.values(), states
 
 
-@pytest.mark.parametrize("threshold", ["HOUSING_THRESHOLDS__MAX_RMSE"])
-def test_a_model_missing_its_thresholds_is_logged_but_not_registered(
-    flow_env: FlowEnv, threshold: str
+@pytest.mark.parametrize("gate", ["HOUSING_REGISTRATION_GATES__MAX_RMSE"])
+def test_a_model_missing_its_registration_gates_is_logged_but_not_registered(
+    flow_env: FlowEnv, gate: str
 ) -> None:
-    result = run_training(flow_env.with_(**{threshold: "1000"}))
+    result = run_training(flow_env.with_(**{gate: "1000"}))
 
     assert result.returncode == 1
-    assert "rmse" in result.stderr and "must be <= 1,000" in result.stderr
+    assert "rmse" in result.stderr and "must be <= $1,000" in result.stderr
     client = mlflow_client(flow_env.tracking_uri)
     assert client.search_model_versions(f"name = '{flow_env.model_name}'") == []
     experiment = client.get_experiment_by_name(flow_env.experiment_name)

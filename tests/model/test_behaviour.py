@@ -3,27 +3,28 @@
 These check what a user of the model relies on rather than how it is built: a higher income
 does not lower the price, prices stay in the range the data can hold, nothing of a row's own
 price leaks into its features, a row's price does not depend on the batch it comes in, and the
-model survives the trip through the MLflow registry unchanged.
+model survives the trip through the MLflow registry unchanged, scored by its own shipped code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from mlflow import MlflowClient
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
-from housing_core.model import predict, train_model
-from housing_core.model_logging import log_model
-from housing_core.schemas import FEATURE_COLUMNS, PRICE_CAP, TARGET
-from housing_core.settings import HistGradientBoostingConfig
-from housing_core.split import Split, split_frame
+from housing_core.data.contract import FEATURE_COLUMNS, PRICE_CAP, TARGET
+from housing_core.data.split import Split, split_frame
+from housing_core.model.pipeline import predict, train_model
+from housing_core.serving.isolation import score_in_own_processes
+from housing_core.serving.payloads import serving_payload
+from housing_core.settings import HistGradientBoostingConfig, load_settings
+from housing_core.tracking.connection import open_tracking
+from housing_core.tracking.packaging import log_model
+from housing_core.tracking.registry import download_version, register_version
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,10 @@ def split(data_source: str) -> Split:
 
 @pytest.fixture(scope="module")
 def model(split: Split) -> Pipeline:
-    return train_model(split.train, HistGradientBoostingConfig())
+    train = split.train
+    return train_model(
+        train.loc[:, list(FEATURE_COLUMNS)], train[TARGET], HistGradientBoostingConfig()
+    )
 
 
 def _rmse(predicted: np.ndarray, actual: np.ndarray) -> float:
@@ -119,35 +123,33 @@ def test_a_row_scored_alone_equals_the_row_in_a_batch(model: Pipeline, split: Sp
     np.testing.assert_allclose(alone, batch[list(positions)], rtol=1e-9, atol=0)
 
 
-@pytest.fixture
-def tracking_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A private store; MLflow's process-wide URIs (globals and env vars) are put back after."""
-    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
-        monkeypatch.delenv(name, raising=False)
-    yield f"sqlite:///{(tmp_path / 'mlflow.db').as_posix()}"
-    mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
-    mlflow.set_registry_uri(None)  # type: ignore[arg-type]
-
-
-def test_model_round_trips_through_the_mlflow_registry(
-    model: Pipeline, split: Split, tracking_uri: str, tmp_path: Path
+def test_model_round_trips_through_the_mlflow_registry_and_scores_with_its_own_code(
+    model: Pipeline, split: Split, tmp_path: Path
 ) -> None:
     # given the model logged exactly as the training flow logs it, then registered
-    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    experiment_id = client.create_experiment(
-        "behaviour", artifact_location=(tmp_path / "artifacts").as_uri()
+    settings = load_settings(
+        {"mlflow": {"tracking_uri": f"sqlite:///{(tmp_path / 'mlflow.db').as_posix()}"}}
     )
-    run_id = client.create_run(experiment_id).info.run_id
-    model_uri = log_model(tracking_uri, run_id, model, split.train)
-    mlflow.set_registry_uri(tracking_uri)
-    version = mlflow.register_model(model_uri, "behaviour_model")
-    assert str(version.version) == "1"
-
-    # when it is loaded back from the registry, as a server would
-    loaded = mlflow.pyfunc.load_model("models:/behaviour_model/1")
     rows = split.test.loc[:, list(FEATURE_COLUMNS)].head(50)
+    with open_tracking(settings) as tracking:
+        client = tracking.client
+        experiment_id = client.create_experiment(
+            "behaviour", artifact_location=(tmp_path / "artifacts").as_uri()
+        )
+        run_id = client.create_run(experiment_id).info.run_id
+        logged = log_model(tracking, experiment_id, run_id, model, rows.head(5), {})
+        version = register_version(client, "behaviour_model", logged, run_id, {}, "test")
+        assert str(version.version) == "1"
 
-    # then it prices rows exactly as the model in memory does
-    np.testing.assert_allclose(
-        np.asarray(loaded.predict(rows), dtype=float), predict(model, rows), rtol=1e-12
-    )
+        # when it is downloaded and scored in a process of its own, as promotion scores it
+        local = download_version(tracking, "behaviour_model", "1", tmp_path / "v1")
+    (score,) = score_in_own_processes(
+        {"1": local}, rows, serving_payload(rows.head(3)), tmp_path / "envs"
+    ).values()
+
+    # then it prices rows exactly as the model in memory does, with the code it ships
+    assert score.error is None, score.error
+    assert score.code_from == str(local / "code" / "housing_core" / "__init__.py")
+    np.testing.assert_allclose(score.predictions, predict(model, rows), rtol=1e-12)
+    assert score.smoke_status == 200
+    np.testing.assert_allclose(score.smoke_answer["predictions"], predict(model, rows.head(3)))

@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 
 from deployments import stack
-from housing_core.schemas import FEATURE_COLUMNS
+from housing_core.data.contract import FEATURE_COLUMNS
 from tests.conftest import mlflow_client
 from tests.servers import BIN, free_port, start
 

@@ -14,8 +14,8 @@ import httpx
 import pandas as pd
 import pytest
 
-from housing_core.schemas import FEATURE_COLUMNS, PRICE_CAP
-from housing_core.serving import serve_command, serve_environment, serving_payload
+from housing_core.data.contract import FEATURE_COLUMNS, PRICE_CAP
+from housing_core.serving.payloads import serving_payload
 from tests import servers
 from tests.conftest import FlowEnv, make_flow_env, run_training
 from tests.flows.conftest import run_promotion
@@ -67,10 +67,10 @@ def invoke(server: servers.Server, body: object = None, **kwargs: object) -> htt
 
 
 def test_logs_which_version_it_serves(scoring_server: servers.Server, promoted: FlowEnv) -> None:
-    assert f"serving {promoted.model_name} version 1 (alias 'production'" in (
-        scoring_server.log.read_text()
-    )
-    assert "--host 127.0.0.1" in scoring_server.log.read_text()
+    log = scoring_server.log.read_text()
+    assert f"serving {promoted.model_name} version 1 (run " in log
+    assert "(alias 'production')" in log
+    assert "--host 127.0.0.1" in log
 
 
 def test_a_request_with_the_raw_columns_gets_plausible_prices(
@@ -176,15 +176,25 @@ def test_every_answer_names_the_version_that_gave_it(
 def test_plain_mlflow_models_serve_on_the_alias_works(
     promoted: FlowEnv, rows: pd.DataFrame, tmp_path: Path
 ) -> None:
-    # given the documented plain command on the alias URI
+    # given the plain command the README documents, on the alias URI
     port = servers.free_port()
-    command = serve_command(f"models:/{promoted.model_name}@production", port=port)
-    env = serve_environment(promoted.env, BIN, promoted.tracking_uri)
+    command = [
+        *(str(BIN / "mlflow"), "models", "serve"),
+        *("-m", f"models:/{promoted.model_name}@production", "--env-manager", "local"),
+        *("--host", "127.0.0.1", "--port", str(port)),
+    ]
+    # it runs `exec uvicorn` through bash: the venv's bin must lead PATH
+    env = {
+        **promoted.env,
+        "PATH": f"{BIN}:{promoted.env.get('PATH', '')}",
+        "OMP_NUM_THREADS": "1",
+        "MLFLOW_TRACKING_URI": promoted.tracking_uri,
+    }
 
     # when it starts
     server = servers.start(
         "mlflow-models-serve",
-        [str(BIN / command[0]), *command[1:]],
+        command,
         env,
         f"http://127.0.0.1:{port}/ping",
         tmp_path / "server.log",

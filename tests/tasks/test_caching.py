@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 from prefect.states import Failed
 
-from housing_core.data import DataSourceError, DataValidationError
+from housing_core.data.source import DataSourceError
+from housing_core.data.validation import DataValidationError
 from housing_core.settings import DataSettings
 from tasks.caching import frame_token, input_token
 from tasks.data import IngestedData

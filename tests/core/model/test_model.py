@@ -5,10 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.pipeline import Pipeline
 
-from housing_core.model import predict, train_model
-from housing_core.schemas import FEATURE_COLUMNS, PRICE_CAP
+from housing_core.data.contract import FEATURE_COLUMNS, PRICE_CAP, TARGET
+from housing_core.model.pipeline import predict, train_model
 from housing_core.settings import HistGradientBoostingConfig, RandomForestConfig
+
+
+def fit(rows: pd.DataFrame, config: RandomForestConfig | HistGradientBoostingConfig) -> Pipeline:
+    return train_model(rows.loc[:, list(FEATURE_COLUMNS)], rows[TARGET], config)
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +31,7 @@ def test_pipeline_takes_raw_columns_and_returns_dollars(
 ) -> None:
     train, test = sample.iloc[:1200], sample.iloc[1200:]
 
-    model = train_model(train, config)
+    model = fit(train, config)
     prices = predict(model, test)
 
     assert prices.shape == (300,)
@@ -35,13 +40,25 @@ def test_pipeline_takes_raw_columns_and_returns_dollars(
 
 
 def test_random_forest_is_single_threaded_after_training(sample: pd.DataFrame) -> None:
-    model = train_model(sample, RandomForestConfig(n_estimators=4, max_depth=4))
+    model = fit(sample, RandomForestConfig(n_estimators=4, max_depth=4))
 
     assert model.named_steps["estimator"].regressor_.n_jobs == 1
 
 
 def test_raw_rows_with_a_blank_bedroom_count_are_scored(sample: pd.DataFrame) -> None:
-    model = train_model(sample, RandomForestConfig(n_estimators=4, max_depth=4))
+    model = fit(sample, RandomForestConfig(n_estimators=4, max_depth=4))
     row = sample.loc[[0], list(FEATURE_COLUMNS)].assign(total_bedrooms=np.nan)
 
     assert np.isfinite(predict(model, row)).all()
+
+
+def test_predictions_never_leave_the_range_of_the_training_prices(sample: pd.DataFrame) -> None:
+    # given a model trained on rows whose prices stop at $300,000
+    cheap = sample[sample[TARGET] <= 300_000]
+    model = fit(cheap, HistGradientBoostingConfig(max_iter=30, n_models=1))
+
+    # when it scores rows from across the whole data set, expensive ones included
+    prices = predict(model, sample)
+
+    # then no price is below zero or above the highest price it was trained on
+    assert prices.min() >= 0 and prices.max() <= cheap[TARGET].max()

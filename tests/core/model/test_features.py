@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from housing_core.features import Preprocessor, RatioFeatures, build_preprocessor
-from housing_core.schemas import FEATURE_COLUMNS
+from housing_core.data.contract import FEATURE_COLUMNS
+from housing_core.model.features import Preprocessor, RatioFeatures
 
 
 def test_ratio_features_are_added(rows: pd.DataFrame) -> None:
@@ -33,7 +33,7 @@ def test_missing_input_column_is_named(rows: pd.DataFrame) -> None:
 def test_preprocessor_imputes_scales_and_one_hot_encodes(rows: pd.DataFrame) -> None:
     features = RatioFeatures().fit_transform(rows[list(FEATURE_COLUMNS)])
 
-    out = build_preprocessor().fit(features)
+    out = Preprocessor().fit(features)
     matrix = out.transform(features)
 
     names = list(out.get_feature_names_out())
@@ -49,3 +49,25 @@ def test_a_few_rows_and_a_batch_are_preprocessed_alike(rows: pd.DataFrame) -> No
     one_by_one = np.vstack([preprocessor.transform(batch.iloc[[i]]) for i in range(len(batch))])
 
     np.testing.assert_array_equal(one_by_one, preprocessor.transform(batch))
+
+
+def test_the_categories_are_learnt_from_the_training_rows_and_an_unknown_one_is_zeros(
+    rows: pd.DataFrame,
+) -> None:
+    # given a preprocessor fitted on rows holding three of the five categories
+    features = RatioFeatures().fit_transform(rows[list(FEATURE_COLUMNS)])
+    preprocessor = Preprocessor().fit(features)
+
+    # when a row with a category never seen while fitting is transformed
+    unseen = features.iloc[[0]].assign(ocean_proximity="ISLAND")
+    matrix = preprocessor.transform(unseen)
+
+    # then the one-hot columns are the three seen, sorted, and the unseen one encodes as zeros
+    names = list(preprocessor.get_feature_names_out())
+    one_hot = [n for n in names if n.startswith("ocean_proximity_")]
+    assert one_hot == [
+        "ocean_proximity_<1H OCEAN",
+        "ocean_proximity_INLAND",
+        "ocean_proximity_NEAR BAY",
+    ]
+    assert matrix[0, [names.index(n) for n in one_hot]].tolist() == [0.0, 0.0, 0.0]

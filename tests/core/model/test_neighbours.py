@@ -14,7 +14,7 @@ from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from housing_core.neighbours import NeighbourTargetFeatures
+from housing_core.model.neighbours.transformer import NeighbourTargetFeatures
 
 
 @pytest.fixture

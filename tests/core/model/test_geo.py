@@ -13,7 +13,7 @@ from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from housing_core.geo import CITIES, GeographicFeatures
+from housing_core.model.geo import CITIES, GeographicFeatures
 
 
 @pytest.fixture

@@ -7,16 +7,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from housing_core.data import (
+from housing_core.data.contract import RAW_COLUMNS
+from housing_core.data.source import (
     DataSourceError,
-    DataValidationError,
     RawData,
     parse_csv,
     read_source,
     source_fingerprint,
-    validate,
 )
-from housing_core.schemas import RAW_COLUMNS
+from housing_core.data.validation import DataValidationError, validate
 
 
 def check(frame: pd.DataFrame, min_rows: int = 1, max_missing: float = 0.5) -> pd.DataFrame:

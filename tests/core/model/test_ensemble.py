@@ -12,7 +12,7 @@ from sklearn.base import clone
 from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
 
-from housing_core.ensemble import TREE_PARALLEL_MAX_ROWS, AveragedBoosting, flatten_trees
+from housing_core.model.ensemble import TREE_PARALLEL_MAX_ROWS, AveragedBoosting, flatten_trees
 
 
 @pytest.fixture(autouse=True)

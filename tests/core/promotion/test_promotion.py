@@ -7,20 +7,20 @@ from dataclasses import dataclass
 
 import pytest
 
-from housing_core.promotion import (
-    ROLLBACK_TO_TAG,
+from housing_core.promotion.decision import (
     Candidate,
     Decision,
-    Gates,
     RollbackError,
     decide,
-    move_tags,
     plan_rollback,
-    report,
 )
-from housing_core.settings import Thresholds
+from housing_core.promotion.records import ROLLBACK_TO_TAG, move_tags
+from housing_core.promotion.report import report
+from housing_core.settings import PromotionGates
 
-GATES = Gates(Thresholds(max_rmse=70_000, max_mae=50_000, min_r2=0.75, max_mape=0.30), 0.01)
+GATES = PromotionGates(
+    max_rmse=70_000, max_mae=50_000, min_r2=0.75, max_mape=0.30, min_improvement=0.01
+)
 
 
 def scored(
@@ -65,7 +65,7 @@ CASES = [
         None,
         "none",
         None,
-        ("no candidate passes", "rmse gate: 71,000 > 70,000 (over by 1,000)"),
+        ("no candidate passes", "rmse gate: $71,000 > $70,000 (over by $1,000)"),
     ),
     Case(
         "better by more than the minimum gain",
@@ -199,7 +199,7 @@ def test_table_lists_every_version_best_first_with_its_gates() -> None:
 
     assert [r["version"] for r in rows] == ["2", "1", "3"]
     assert [r["outcome"] for r in rows] == ["**promoted**", "replaced", "-"]
-    assert rows[2]["gates"].startswith("rmse gate: 80,000 > 70,000 (over by 10,000)")
+    assert rows[2]["gates"].startswith("rmse gate: $80,000 > $70,000 (over by $10,000)")
 
 
 def test_rollback_returns_to_the_replaced_version() -> None:

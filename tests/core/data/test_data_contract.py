@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from housing_core.data import parse_csv, read_source, validate
-from housing_core.schemas import OCEAN_PROXIMITY_VALUES, RAW_COLUMNS
+from housing_core.data.contract import OCEAN_PROXIMITY_VALUES, RAW_COLUMNS
+from housing_core.data.source import parse_csv, read_source
+from housing_core.data.split import split_frame
+from housing_core.data.validation import validate
 from housing_core.settings import DataSettings
-from housing_core.split import split_frame
 
 
 def test_the_shared_data_passes_the_contract(data_source: str) -> None:

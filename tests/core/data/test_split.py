@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from housing_core.split import held_out_mask, split_frame
+from housing_core.data.split import held_out_mask, split_frame
 
 
 def frame_of(n: int) -> pd.DataFrame:

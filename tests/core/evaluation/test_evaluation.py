@@ -3,8 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from housing_core.evaluation import check_thresholds, regression_metrics
-from housing_core.settings import Thresholds
+from housing_core.evaluation.gates import check_gates
+from housing_core.evaluation.metrics import regression_metrics
+from housing_core.settings import QualityGates
 
 
 def test_metrics_on_a_known_case() -> None:
@@ -28,9 +29,31 @@ def test_metrics_on_a_known_case() -> None:
         ({"rmse": 70_000, "mae": 50_000, "r2": 0.75, "mape": 0.3}, []),  # limits are inclusive
     ],
 )
-def test_thresholds(metrics: dict[str, float], failed: list[str]) -> None:
-    checks = check_thresholds(metrics, Thresholds())
+def test_gates(metrics: dict[str, float], failed: list[str]) -> None:
+    checks = check_gates(metrics, QualityGates())
 
     assert [c.metric for c in checks if not c.passed] == failed
     for check in checks:
         assert check.metric in check.describe() and ("FAILED" in check.describe()) != check.passed
+
+
+def test_a_missed_gate_names_the_metric_the_limit_and_the_margin_in_one_format() -> None:
+    rmse, _, r2, mape = check_gates(
+        {"rmse": 72_345.4, "mae": 1.0, "r2": 0.6517, "mape": 0.35}, QualityGates()
+    )
+
+    assert rmse.miss() == "rmse gate: $72,345 > $70,000 (over by $2,345)"
+    assert r2.miss() == "r2 gate: 0.6517 < 0.7500 (under by 0.0983)"
+    assert mape.miss() == "mape gate: 35.00% > 30.00% (over by 5.00%)"
+    assert (
+        check_gates({"rmse": 1.0, "mae": 1.0, "r2": 0.9, "mape": 0.1}, QualityGates())[0].miss()
+        == ""
+    )
+
+
+def test_a_version_that_could_not_be_scored_fails_every_gate() -> None:
+    nan = float("nan")
+
+    checks = check_gates({"rmse": nan, "mae": nan, "r2": nan, "mape": nan}, QualityGates())
+
+    assert not any(c.passed for c in checks)
