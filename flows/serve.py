@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
             args.port,
         )
         local_model = _download(tracking, served, settings.state_dir)
-    interpreter = interpreter_for(local_model, settings.state_dir / "environments")
+    environments = settings.state_dir / "environments"
+    interpreter = interpreter_for(local_model, environments, settings.serving.environment)
     command = scoring_command(interpreter.python, args.host, args.port, args.workers)
     if args.print_only:
         print(" ".join(command))

@@ -96,7 +96,14 @@ def training_flow(
     lineage = _lineage(settings, ingested.version, ingested.source)
     name = run_name or f"{_model_label(settings)}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
     logged = log_and_register(
-        settings, lineage, name, fitted.pipeline, parts.train, parts.test, evaluated
+        settings,
+        lineage,
+        name,
+        fitted.pipeline,
+        parts.train,
+        parts.test,
+        evaluated.evaluation,
+        evaluated.importance,
     )
 
     result = evaluated.evaluation

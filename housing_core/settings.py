@@ -234,6 +234,19 @@ class PromotionSettings(_Frozen):
     )
 
 
+EnvironmentPolicy = Literal["auto", "own"]
+
+
+class ServingSettings(_Frozen):
+    """Where a registered version runs when it is scored (promotion) or served."""
+
+    environment: EnvironmentPolicy = Field(
+        "auto",
+        description="auto: a fresh process of this interpreter when it has every version the "
+        "model pins, else the model's own virtual environment; own: always its own environment",
+    )
+
+
 class Settings(BaseSettings):
     """The whole configuration of a run. Build it with `load_settings`."""
 
@@ -250,6 +263,7 @@ class Settings(BaseSettings):
     registration_gates: QualityGates = QualityGates()
     mlflow: MlflowSettings = MlflowSettings()
     promotion: PromotionSettings = PromotionSettings()
+    serving: ServingSettings = ServingSettings()
     state_dir: Path = Field(
         Path(LOCAL_STATE_DIR), description="embedded MLflow store, served models, environments"
     )

@@ -119,6 +119,7 @@ def score_versions(settings: Settings, versions: list[str], test: pd.DataFrame) 
             test,
             settings.promotion.smoke_rows,
             settings.state_dir / "environments",
+            settings.serving.environment,
         )
     logger = get_run_logger()
     for candidate in candidates:

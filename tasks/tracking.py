@@ -12,11 +12,11 @@ from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
 from sklearn.pipeline import Pipeline
 
+from housing_core.evaluation.gates import Evaluation
 from housing_core.settings import Settings
 from housing_core.tracking.connection import open_tracking
 from housing_core.tracking.lineage import Lineage
 from housing_core.tracking.runs import LoggedTraining, log_training
-from tasks.modeling import EvaluatedModel
 
 MLFLOW_RETRY_DELAYS: list[float] = [2, 5]
 
@@ -59,7 +59,8 @@ def log_and_register(
     fitted: Pipeline,
     train: pd.DataFrame,
     test: pd.DataFrame,
-    evaluated: EvaluatedModel,
+    evaluation: Evaluation,
+    importance: pd.DataFrame,
 ) -> LoggedTraining:
     """Idempotent: the same training (data, code, config) is logged and registered once."""
     with open_tracking(settings) as tracking:
@@ -71,8 +72,8 @@ def log_and_register(
             fitted,
             train,
             test,
-            evaluated.evaluation,
-            evaluated.importance,
+            evaluation,
+            importance,
             owner_is_gone=flow_run_has_ended,
         )
     logger = get_run_logger()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -142,11 +143,13 @@ def mlflow_client(uri: str) -> MlflowClient:
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
-def run_module(module: str, flow_env: FlowEnv, *args: str, timeout: float = 300) -> FlowResult:
+def run_module(
+    module: str, flow_env: FlowEnv, *args: str, timeout: float = 300, cwd: Path = REPO
+) -> FlowResult:
     """`python -m MODULE ARGS` in a fresh process from the project root, as a user runs it."""
     done = subprocess.run(
         [sys.executable, "-m", module, *args],
-        cwd=REPO,
+        cwd=cwd,
         env=flow_env.env,
         capture_output=True,
         text=True,
@@ -155,9 +158,30 @@ def run_module(module: str, flow_env: FlowEnv, *args: str, timeout: float = 300)
     return FlowResult(done.returncode, done.stdout, done.stderr)
 
 
-def run_training(flow_env: FlowEnv, timeout: float = 300) -> FlowResult:
+def run_training(flow_env: FlowEnv, timeout: float = 300, cwd: Path = REPO) -> FlowResult:
     """`python -m flows.training`, settings from the environment."""
-    return run_module("flows.training", flow_env, timeout=timeout)
+    return run_module("flows.training", flow_env, timeout=timeout, cwd=cwd)
+
+
+def copy_checkout(destination: Path) -> Path:
+    """This checkout's files as they are on disk (tracked and new, not ignored), elsewhere.
+
+    A test that must change the code (break it, reword it) works on the copy; `python -m`
+    run from the copy imports the copy, ahead of the editable install.
+    """
+    listed = subprocess.run(
+        ["git", "-C", str(REPO), "ls-files", "--cached", "--others", "--exclude-standard"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    for name in listed:
+        source = REPO / name
+        if source.is_file():
+            target = destination / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    return destination
 
 
 def task_states(prefect_api: str, flow_run_id: str) -> dict[str, str]:
@@ -169,3 +193,27 @@ def task_states(prefect_api: str, flow_run_id: str) -> dict[str, str]:
     )
     response.raise_for_status()
     return {run["name"].rsplit("-", 1)[0]: run["state"]["name"] for run in response.json()}
+
+
+def call_flow(
+    flow_env: FlowEnv, module: str, flow: str, parameters: dict[str, object]
+) -> dict[str, str]:
+    """Call a flow with parameters in a fresh process, as a deployment run would: its final
+    state's type, message and flow-run id."""
+    script = (
+        "import importlib, json, sys\n"
+        "flow = getattr(importlib.import_module(sys.argv[1]), sys.argv[2])\n"
+        "state = flow(**json.loads(sys.argv[3]), return_state=True)\n"
+        "print(json.dumps({'type': state.type.value, 'message': state.message or '',"
+        " 'flow_run_id': str(state.state_details.flow_run_id)}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, module, flow, json.dumps(parameters)],
+        cwd=REPO,
+        env=flow_env.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))

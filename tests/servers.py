@@ -7,6 +7,7 @@ from pathlib import Path
 
 from deployments.stack import (
     BIN,
+    REPO,
     Service,
     free_port,
     launch,
@@ -28,6 +29,7 @@ def start(
     log: Path,
     base_url: str,
     timeout: float = 120.0,
+    cwd: Path = REPO,
 ) -> Server:
-    """Launch a process group and wait until `health_url` answers 200."""
-    return wait_healthy(launch(name, command, env, log, base_url), health_url, timeout)
+    """Launch a process group (in `cwd`) and wait until `health_url` answers 200."""
+    return wait_healthy(launch(name, command, env, log, base_url, cwd), health_url, timeout)

@@ -22,6 +22,7 @@ from housing_core.formatting import format_dollars
 from housing_core.promotion.decision import Candidate
 from housing_core.serving.isolation import IsolatedScore, score_in_own_processes
 from housing_core.serving.payloads import serving_payload
+from housing_core.settings import EnvironmentPolicy
 from housing_core.tracking.connection import Tracking
 from housing_core.tracking.registry import download_version
 
@@ -33,6 +34,7 @@ def score_versions(
     test: pd.DataFrame,
     smoke_rows: int,
     environments: Path,
+    policy: EnvironmentPolicy = "auto",
 ) -> tuple[list[Candidate], dict[str, IsolatedScore]]:
     """Candidates with their metrics on `test` and their smoke-test verdict, in order."""
     unique = list(dict.fromkeys(versions))
@@ -40,7 +42,7 @@ def score_versions(
     with tempfile.TemporaryDirectory(prefix="housing-versions-") as tmp:
         folders = {v: download_version(tracking, name, v, Path(tmp) / f"v{v}") for v in unique}
         scores = score_in_own_processes(
-            folders, test.loc[:, list(FEATURE_COLUMNS)], payload, environments
+            folders, test.loc[:, list(FEATURE_COLUMNS)], payload, environments, policy
         )
     actual = test[TARGET].to_numpy()
     candidates = [_candidate(v, scores[v], actual, payload) for v in unique]

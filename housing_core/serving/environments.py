@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from housing_core.settings import EnvironmentPolicy
+
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?==([^;\s]+)$")
 _COMPLETE = ".housing-environment-complete"
 
@@ -64,14 +66,18 @@ def unmet(requirements: list[str]) -> list[str]:
     return missing
 
 
-def interpreter_for(model_dir: Path, environments: Path) -> Interpreter:
-    """This interpreter if it meets every pin, else the version's own environment (built)."""
+def interpreter_for(
+    model_dir: Path, environments: Path, policy: EnvironmentPolicy = "auto"
+) -> Interpreter:
+    """With "auto", this interpreter if it meets every pin, else the version's own environment
+    (built if missing); with "own", always the version's own environment."""
     requirements = read_requirements(model_dir)
     missing = unmet(requirements)
-    if not missing:
+    if policy == "auto" and not missing:
         return Interpreter(Path(sys.executable), "this environment meets every pinned requirement")
     python = ensure_environment(requirements, environments)
-    return Interpreter(python, f"own environment {python.parents[1].name}: {', '.join(missing)}")
+    why = ", ".join(missing) if missing else "asked for"
+    return Interpreter(python, f"own environment {python.parents[1].name} ({why})")
 
 
 def environment_key(requirements: list[str]) -> str:

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from housing_core.serving.environments import EnvironmentBuildError, Interpreter, interpreter_for
+from housing_core.settings import EnvironmentPolicy
 
 RUNTIME = Path(__file__).resolve().parent / "runtime"
 SCORE_JOB = RUNTIME / "score_job.py"
@@ -55,6 +56,7 @@ def score_in_own_processes(
     rows: pd.DataFrame,
     payload: dict[str, Any],
     environments: Path,
+    policy: EnvironmentPolicy = "auto",
     timeout_s: float = 900.0,
 ) -> dict[str, IsolatedScore]:
     """Each model folder's predictions on `rows` and its answer to `payload`, by key."""
@@ -63,7 +65,7 @@ def score_in_own_processes(
     results: dict[str, IsolatedScore] = {}
     for key, model_dir in models.items():
         try:
-            interpreter = interpreter_for(model_dir, environments)
+            interpreter = interpreter_for(model_dir, environments, policy)
         except EnvironmentBuildError as exc:
             results[key] = IsolatedScore(None, None, None, None, "", f"environment: {exc}")
             continue

@@ -1,10 +1,12 @@
 """The one entry point to MLflow: a client on one server, its URIs, and MLflow's HTTP bounds.
 
 MLflow reads its retry, timeout and credential settings from process environment variables
-only, and its fluent API keeps the tracking URI in process state. So nothing else in the
-project calls `mlflow.set_tracking_uri` or writes `MLFLOW_*` variables: `open_tracking` gives
-the client both URIs explicitly, and applies the HTTP bounds and credentials for the duration
-of its block only, restoring the environment afterwards. Variables the operator set win.
+only, and parts of MLflow itself read the process-wide tracking URI (its SQL registry store
+resolves a `models:/<id>` source through it). So nothing else in the project calls
+`mlflow.set_tracking_uri` or writes `MLFLOW_*` variables: `open_tracking` gives the client both
+URIs explicitly and, for the duration of its block only, points MLFLOW_TRACKING_URI and
+MLFLOW_REGISTRY_URI at the same server and applies the HTTP bounds and credentials (those the
+operator set win), restoring the environment afterwards.
 """
 
 from __future__ import annotations
@@ -55,7 +57,8 @@ def open_tracking(settings: Settings, *, check: bool = True) -> Iterator[Trackin
     uri = settings.tracking_uri()
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    with _scoped_environment(_mlflow_environment(settings.mlflow)):
+    forced = {"MLFLOW_TRACKING_URI": uri, "MLFLOW_REGISTRY_URI": uri}
+    with _scoped_environment(_mlflow_environment(settings.mlflow), forced):
         client = MlflowClient(tracking_uri=uri, registry_uri=uri)
         if check:
             try:
@@ -82,16 +85,20 @@ def _mlflow_environment(mlflow_settings: MlflowSettings) -> dict[str, str]:
 
 
 @contextmanager
-def _scoped_environment(defaults: Mapping[str, str]) -> Iterator[None]:
-    """Set the variables the environment does not already have, for this block only."""
-    added = [name for name in defaults if name not in os.environ]
-    for name in added:
-        os.environ[name] = defaults[name]
+def _scoped_environment(defaults: Mapping[str, str], forced: Mapping[str, str]) -> Iterator[None]:
+    """For this block only: `defaults` where the environment has no value, `forced` always."""
+    values = {name: value for name, value in defaults.items() if name not in os.environ}
+    values.update(forced)
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
     try:
         yield
     finally:
-        for name in added:
-            os.environ.pop(name, None)
+        for name, before in saved.items():
+            if before is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = before
 
 
 def first_line(exc: BaseException) -> str:

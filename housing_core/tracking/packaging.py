@@ -28,10 +28,11 @@ MODEL_WING = Path(__file__).resolve().parents[1] / "model"
 SHIPPED_PACKAGE_DOC = (
     '"""housing_core as a registered model ships it: the model wing, and nothing else."""\n'
 )
-# What the model wing imports, what MLflow needs to load and serve it, and pyarrow for the
+# What the model wing imports, what MLflow needs to load and serve it (mlflow-skinny: the
+# client and scoring server without the tracking server's dependencies), and pyarrow for the
 # parquet rows that the promotion's isolated scoring hands over.
 SERVING_PACKAGES = (
-    "mlflow",
+    "mlflow-skinny",
     "scikit-learn",
     "pandas",
     "numpy",

@@ -67,18 +67,14 @@ def register_version(
     tags: dict[str, str],
     description: str,
 ) -> ModelVersion:
-    """Register once: a POST the client retried can create a twin, which is removed here.
-
-    The source is the logged model's artifact location, with its id: a `models:/<id>` source
-    makes MLflow's own SQL registry look the model up through the process-wide tracking URI.
-    """
+    """Register once: a POST the client retried can create a twin, which is removed here."""
     ensure_registered_model(client, name)
     existing = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
     if existing:
         return min(existing, key=lambda v: int(v.version))
     client.create_model_version(
         name,
-        source=model.artifact_location,
+        source=f"models:/{model.model_id}",
         run_id=run_id,
         tags=tags,
         description=description,

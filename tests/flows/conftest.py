@@ -10,11 +10,13 @@ import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from tests import servers
 from tests.conftest import (
+    REPO,
     FlowEnv,
     FlowResult,
     make_flow_env,
@@ -84,6 +86,6 @@ def promotion_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "flows.promotion", *args]
 
 
-def run_promotion(env: FlowEnv, *args: str, timeout: float = 300) -> FlowResult:
+def run_promotion(env: FlowEnv, *args: str, timeout: float = 300, cwd: Path = REPO) -> FlowResult:
     """`python -m flows.promotion ...` in a fresh process, as an operator runs it."""
-    return run_module("flows.promotion", env, *args, timeout=timeout)
+    return run_module("flows.promotion", env, *args, timeout=timeout, cwd=cwd)

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import REPO, FlowEnv, FlowResult, mlflow_client, task_states
+from tests.conftest import REPO, FlowEnv, FlowResult, call_flow, mlflow_client, task_states
 from tests.flows.conftest import (
     LOOSE_GATES,
     Registry,
@@ -122,6 +122,27 @@ def test_two_promotions_started_together_leave_one_consistent_alias(
         ("keep", "2", "2"),
     ]
     assert alias_of(promo_env) == "2"
+
+
+def test_an_out_of_range_gate_is_refused_before_the_alias_is_touched(promo_env: FlowEnv) -> None:
+    # given the strong v2 in production
+    assert run_promotion(promo_env, "--version", "2").summary["after"] == "2"
+    tags_before = tags_of(promo_env, "2")
+
+    # when a promotion is started with an R² gate no model can reach
+    state = call_flow(
+        promo_env, "flows.promotion", "promotion_flow", {"promotion_gates": {"min_r2": 5}}
+    )
+
+    # then it fails naming the field and the rule, and nothing ran or moved
+    assert state["type"] == "FAILED"
+    assert (
+        "promotion.gates.min_r2 = 5 (flow parameters): Input should be less than or equal to 1"
+        in state["message"]
+    )
+    assert task_states(promo_env.prefect_api, state["flow_run_id"]) == {}
+    assert alias_of(promo_env) == "2"
+    assert tags_of(promo_env, "2") == tags_before
 
 
 def _latest_report(prefect_api: str, flow_run_id: str) -> str:

@@ -8,7 +8,7 @@ import mlflow
 import pytest
 
 from housing_core.data.contract import FEATURE_COLUMNS
-from tests.conftest import FlowEnv, mlflow_client, run_training, task_states
+from tests.conftest import FlowEnv, call_flow, mlflow_client, run_training, task_states
 
 UPSTREAM = ("load-housing-data", "validate-housing-data", "split-housing-data")
 
@@ -115,3 +115,26 @@ def test_a_model_missing_its_registration_gates_is_logged_but_not_registered(
     runs = client.search_runs([experiment.experiment_id])
     assert [r.data.tags["housing.checks"] for r in runs] == ["failed"]
     assert runs[0].info.status == "FINISHED"
+
+
+def test_an_out_of_range_parameter_is_refused_before_any_data_is_read(flow_env: FlowEnv) -> None:
+    # when a training is started with a tree count below the rule's minimum
+    state = call_flow(
+        flow_env,
+        "flows.training",
+        "training_flow",
+        {"model": {"family": "random_forest", "n_estimators": 0}},
+    )
+
+    # then the run fails naming the field, where it came from and the rule
+    assert state["type"] == "FAILED"
+    assert (
+        "model.n_estimators = 0 (flow parameters): Input should be greater than or equal to 1"
+        in state["message"]
+    )
+    # and no step ran: nothing read, nothing trained, nothing logged
+    assert task_states(flow_env.prefect_api, state["flow_run_id"]) == {}
+    assert (
+        mlflow_client(flow_env.tracking_uri).get_experiment_by_name(flow_env.experiment_name)
+        is None
+    )
