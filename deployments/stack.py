@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,8 @@ class Service:
     url: str
     pid: int
     log: Path
+    # the leader's handle, when this process started it: kept so the leader is reaped
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
 
     def alive(self) -> bool:
         return _group_alive(self.pid)
@@ -52,6 +54,8 @@ class Service:
     def stop(self, timeout: float = 20.0) -> None:
         """SIGTERM the group; SIGKILL what is left after `timeout` seconds."""
         stop_group(self.pid, timeout)
+        if self.process is not None:
+            self.process.wait(timeout=10)
 
     def log_tail(self, lines: int = 40) -> str:
         if not self.log.exists():
@@ -78,7 +82,7 @@ def launch(
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-    return Service(name, url, process.pid, log)
+    return Service(name, url, process.pid, log, process)
 
 
 def wait_healthy(service: Service, health_url: str, timeout_s: float = 120.0) -> Service:

@@ -137,7 +137,7 @@ def test_an_out_of_range_gate_is_refused_before_the_alias_is_touched(promo_env: 
     # then it fails naming the field and the rule, and nothing ran or moved
     assert state["type"] == "FAILED"
     assert (
-        "promotion.gates.min_r2 = 5 (flow parameters): Input should be less than or equal to 1"
+        "promotion.gates.min_r2 = 5.0 (flow parameters): Input should be less than or equal to 1"
         in state["message"]
     )
     assert task_states(promo_env.prefect_api, state["flow_run_id"]) == {}
