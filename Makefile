@@ -7,12 +7,13 @@ STAMP  := $(VENV)/.installed
 # no telemetry from the temporary Prefect server of an embedded run (no internet here anyway)
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: setup run test check lint typecheck unit bench stack-up stack-down stack-status clean
+.PHONY: setup run test check lint typecheck unit bench lock stack-up stack-down stack-status clean
 
-$(STAMP): pyproject.toml
+# The exact versions come from requirements.lock: a fresh machine gets what CI tested.
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -c requirements.lock -e ".[dev]"
 	touch $(STAMP)
 
 setup: $(STAMP)  ## create .venv and install the project with its dev tools
@@ -35,10 +36,20 @@ test: check  ## static checks, then every test (starts its own MLflow and Prefec
 unit: setup  ## the quick tests that need no server
 	$(BIN)/python -m pytest tests/core tests/tasks
 
-bench: setup  ## benchmark scripts that print figures (about 10 minutes)
+bench: setup  ## benchmark scripts that print figures (about 15 minutes)
 	$(BIN)/python -m tests.benchmarks.training_overhead
 	$(BIN)/python -m tests.benchmarks.serving_latency
+	$(BIN)/python -m tests.benchmarks.promotion_cost
 	$(BIN)/python -m tests.benchmarks.evaluate_models
+
+lock:  ## re-resolve pyproject.toml's dependencies in a scratch venv and pin them
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet --upgrade pip
+	.lock-venv/bin/pip install --quiet -e ".[dev]"
+	{ sed -n '1,3p' requirements.lock; .lock-venv/bin/pip freeze --exclude-editable; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock
+	rm -rf .lock-venv
 
 clean:
 	rm -rf .housing .pytest_cache .mypy_cache .ruff_cache

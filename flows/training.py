@@ -104,6 +104,7 @@ def training_flow(
         parts.test,
         evaluated.evaluation,
         evaluated.importance,
+        fitted.seconds,
     )
 
     result = evaluated.evaluation

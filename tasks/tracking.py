@@ -61,6 +61,7 @@ def log_and_register(
     test: pd.DataFrame,
     evaluation: Evaluation,
     importance: pd.DataFrame,
+    training_seconds: float,
 ) -> LoggedTraining:
     """Idempotent: the same training (data, code, config) is logged and registered once."""
     with open_tracking(settings) as tracking:
@@ -74,6 +75,7 @@ def log_and_register(
             test,
             evaluation,
             importance,
+            training_seconds,
             owner_is_gone=flow_run_has_ended,
         )
     logger = get_run_logger()

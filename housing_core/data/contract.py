@@ -41,4 +41,3 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     CATEGORICAL,
 )
 RAW_COLUMNS: tuple[str, ...] = (*FEATURE_COLUMNS, TARGET)
-NUMERIC_FEATURES: tuple[str, ...] = tuple(c.name for c in NUMERIC_COLUMNS if c.name != TARGET)

@@ -38,10 +38,12 @@ def log_params_and_metrics(
     settings: Settings,
     params: dict[str, str],
     evaluation: Evaluation,
+    training_seconds: float,
 ) -> None:
     now = int(time.time() * 1000)
     metrics = [Metric(k, v, now, 0) for k, v in evaluation.metrics.items()]
     metrics.append(Metric("checks_passed", float(evaluation.passed), now, 0))
+    metrics.append(Metric("training_seconds", round(training_seconds, 3), now, 0))
     client.log_batch(
         run_id,
         metrics=metrics,

@@ -98,6 +98,7 @@ def log_training(
     test: pd.DataFrame,
     evaluation: Evaluation,
     importance: pd.DataFrame,
+    training_seconds: float,
     owner_is_gone: Callable[[str], bool] = lambda flow_run_id: False,
 ) -> LoggedTraining:
     """Log one training and register it if it passed its checks; a repeat logs nothing new."""
@@ -128,7 +129,9 @@ def log_training(
     run_id = run.info.run_id
     params = run_content.run_params(settings, len(train), len(test))
     with _fail_run_on_error(client, run_id):
-        run_content.log_params_and_metrics(client, run_id, settings, params, evaluation)
+        run_content.log_params_and_metrics(
+            client, run_id, settings, params, evaluation, training_seconds
+        )
         run_content.log_datasets(client, run_id, train, test, lineage)
         run_content.log_evaluation(client, run_id, test, evaluation, importance)
         example = train.loc[:, list(FEATURE_COLUMNS)].head(5)

@@ -99,8 +99,7 @@ def _task_seconds(prefect_api: str, flow_run_id: str) -> float:
 
 def _spread(values: list[float]) -> str:
     return (
-        f"median {statistics.median(values):.1f} s "
-        f"(min {min(values):.1f}, max {max(values):.1f})"
+        f"median {statistics.median(values):.1f} s (min {min(values):.1f}, max {max(values):.1f})"
     )
 
 

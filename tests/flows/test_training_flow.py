@@ -25,7 +25,8 @@ def test_first_run_logs_everything_and_registers_a_version(
     assert run.info.status == "FINISHED"
     assert run.data.params["model.family"] == "random_forest"
     assert run.data.params["model.n_estimators"] == "20"
-    assert set(run.data.metrics) >= {"rmse", "mae", "r2", "mape"}
+    assert set(run.data.metrics) >= {"rmse", "mae", "r2", "mape", "training_seconds"}
+    assert 0 < run.data.metrics["training_seconds"] < 120
     assert 30_000 < run.data.metrics["rmse"] < 80_000
     assert run.data.tags["housing.data_version"] == summary["data_version"]
     assert len(run.data.tags["housing.code_version"]) == 64
