@@ -66,12 +66,27 @@ def unmet(requirements: list[str]) -> list[str]:
     return missing
 
 
+# What the scoring server itself runs on, beside a version's own requirements (as MLflow adds
+# itself to a model's environment), pinned to this environment's versions: uvicorn with its
+# C HTTP parser and event loop, and the metrics client.
+RUNTIME_PACKAGES = ("uvicorn", "httptools", "uvloop", "prometheus-client")
+
+
+def runtime_requirements() -> list[str]:
+    return [f"{name}=={metadata.version(name)}" for name in RUNTIME_PACKAGES]
+
+
 def interpreter_for(
-    model_dir: Path, environments: Path, policy: EnvironmentPolicy = "auto"
+    model_dir: Path,
+    environments: Path,
+    policy: EnvironmentPolicy = "auto",
+    extra: list[str] | None = None,
 ) -> Interpreter:
-    """With "auto", this interpreter if it meets every pin, else the version's own environment
-    (built if missing); with "own", always the version's own environment."""
-    requirements = read_requirements(model_dir)
+    """With "auto", this interpreter if it meets every pin (the version's and `extra`), else
+    the version's own environment (built if missing); with "own", always its own."""
+    requirements = read_requirements(model_dir) + [
+        line for line in extra or [] if line not in read_requirements(model_dir)
+    ]
     missing = unmet(requirements)
     if policy == "auto" and not missing:
         return Interpreter(Path(sys.executable), "this environment meets every pinned requirement")

@@ -184,10 +184,22 @@ EnvironmentPolicy = Literal["auto", "own"]
 
 
 class ServingSettings(_Frozen):
-    """Where a registered version runs when it is scored (promotion) or served."""
+    """How `housing-serve` follows the alias, and where a version runs when scored or served."""
 
     environment: EnvironmentPolicy = Field(
         "auto",
         description="auto: a fresh process of this interpreter when it has every version the "
         "model pins, else the model's own virtual environment; own: always its own environment",
+    )
+    poll_interval_s: float = Field(
+        30.0, ge=0, description="how often the alias is read; 0 pins the version served first"
+    )
+    max_body_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024, description="larger request bodies get 413"
+    )
+    swap_timeout_s: float = Field(
+        600.0, gt=0, description="how long a new version may take to load and pass its smoke test"
+    )
+    drain_timeout_s: float = Field(
+        30.0, gt=0, description="how long the replaced version may take to finish its requests"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 TRAINING_KEY_TAG = "housing.training_key"
+CODE_VERSION_TAG = "housing.code_version"
 FLOW_RUN_TAG = "prefect.flow_run_id"
 
 
@@ -22,7 +23,7 @@ class Lineage:
         return {
             TRAINING_KEY_TAG: self.training_key,
             "housing.data_version": self.data_version,
-            "housing.code_version": self.code_version,
+            CODE_VERSION_TAG: self.code_version,
             "housing.data_source": self.data_source,
             FLOW_RUN_TAG: self.flow_run_id,
         }

@@ -12,7 +12,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException, RestException
 
 from housing_core.tracking.connection import Tracking
-from housing_core.tracking.lineage import TRAINING_KEY_TAG
+from housing_core.tracking.lineage import CODE_VERSION_TAG, TRAINING_KEY_TAG
 
 
 class AliasNotSetError(LookupError):
@@ -27,6 +27,7 @@ class RegisteredVersion:
     version: str
     run_id: str
     source: str
+    code_version: str = ""
 
     @property
     def uri(self) -> str:
@@ -92,7 +93,13 @@ def register_version(
 def get_version(client: MlflowClient, name: str, version: str) -> RegisteredVersion:
     """A version by number; fails loudly (RESOURCE_DOES_NOT_EXIST) on an unknown one."""
     found = client.get_model_version(name, version)
-    return RegisteredVersion(name, str(found.version), str(found.run_id or ""), str(found.source))
+    return RegisteredVersion(
+        name,
+        str(found.version),
+        str(found.run_id or ""),
+        str(found.source),
+        str((found.tags or {}).get(CODE_VERSION_TAG, "")),
+    )
 
 
 def version_with_alias(client: MlflowClient, name: str, alias: str) -> RegisteredVersion:

@@ -1,4 +1,4 @@
-"""The real MLflow scoring server on `@production`: good requests, bad requests, still serving.
+"""`housing-serve` on `@production`: MLflow's protocol, bad requests, limits, what it reports.
 
 One model is trained and promoted for the module; `housing-serve` serves it as documented, and
 the plain `mlflow models serve -m models:/NAME@production` is checked to work as well.
@@ -21,6 +21,7 @@ from tests.conftest import FlowEnv, make_flow_env, run_training
 from tests.flows.conftest import run_promotion
 
 BIN = Path(sys.executable).parent
+LIMIT = 16_000_000  # bytes of a request body: a 100,000-row request is about 9 MB
 pytestmark = pytest.mark.servers
 
 
@@ -48,7 +49,11 @@ def scoring_server(
     server = servers.start(
         "housing-serve",
         [str(BIN / "housing-serve"), "--port", str(port)],
-        {**promoted.env, "PATH": f"{BIN}:/usr/bin:/bin"},
+        {
+            **promoted.env,
+            "PATH": f"{BIN}:/usr/bin:/bin",
+            "HOUSING_SERVING__MAX_BODY_BYTES": str(LIMIT),
+        },
         f"http://127.0.0.1:{port}/ping",
         tmp_path_factory.mktemp("scoring") / "server.log",
         f"http://127.0.0.1:{port}",
@@ -69,8 +74,107 @@ def invoke(server: servers.Server, body: object = None, **kwargs: object) -> htt
 def test_logs_which_version_it_serves(scoring_server: servers.Server, promoted: FlowEnv) -> None:
     log = scoring_server.log.read_text()
     assert f"serving {promoted.model_name} version 1 (run " in log
-    assert "(alias 'production')" in log
-    assert "--host 127.0.0.1" in log
+    assert f"listening on {scoring_server.url}" in log  # loopback unless --host says otherwise
+
+
+def test_the_model_endpoint_says_what_is_served(
+    scoring_server: servers.Server, promoted: FlowEnv
+) -> None:
+    model = httpx.get(f"{scoring_server.url}/model", timeout=30).json()
+
+    assert (model["name"], model["alias"], model["version"]) == (
+        promoted.model_name,
+        "production",
+        "1",
+    )
+    assert len(model["run_id"]) == 32 and len(model["code_version"]) == 64
+    assert model["loaded_at"].startswith("20") and model["load_seconds"] > 0
+    assert model["last_swap_error"] is None and model["swaps"] == 0
+    assert model["answered_by"]["version"] == "1"
+
+
+def test_mlflows_other_routes_answer_as_mlflow_does(scoring_server: servers.Server) -> None:
+    for route in ("/ping", "/health"):
+        response = httpx.get(f"{scoring_server.url}{route}", timeout=30)
+        assert (response.status_code, response.text) == (200, "\n")
+    assert httpx.get(f"{scoring_server.url}/version", timeout=30).text == mlflow_version()
+    assert httpx.get(f"{scoring_server.url}/nowhere", timeout=30).status_code == 404
+
+
+def test_a_body_over_the_limit_gets_413_and_serving_goes_on(
+    scoring_server: servers.Server, rows: pd.DataFrame
+) -> None:
+    # given a body one byte over the limit
+    oversized = b"{" + b" " * LIMIT + b"}"
+
+    # when it is posted
+    response = httpx.post(
+        f"{scoring_server.url}/invocations",
+        content=oversized,
+        headers={"Content-Type": "application/json"},
+        timeout=60,
+    )
+
+    # then it is refused with 413, naming the limit, and the next request is served
+    assert response.status_code == 413
+    assert f"over the limit of {LIMIT:,} bytes" in response.json()["message"]
+    assert invoke(scoring_server, _one_row(rows)).status_code == 200
+
+
+def test_a_100000_row_request_within_the_limit_is_scored(
+    scoring_server: servers.Server, data_source: str
+) -> None:
+    frame = pd.read_csv(data_source)
+    big = pd.concat([frame] * 6, ignore_index=True).head(100_000)
+
+    response = invoke(scoring_server, serving_payload(big))
+
+    assert response.status_code == 200, response.text[:300]
+    prices = response.json()["predictions"]
+    assert len(prices) == 100_000 and min(prices) >= 0 and max(prices) <= PRICE_CAP
+
+
+def test_metrics_count_requests_rows_and_the_version_served(
+    scoring_server: servers.Server, rows: pd.DataFrame
+) -> None:
+    before = _metrics(scoring_server)
+    invoke(scoring_server, _one_row(rows))
+    invoke(scoring_server, {"dataframe_records": []})  # a 400
+
+    after = _metrics(scoring_server)
+
+    ok = 'housing_serving_requests_total{route="/invocations",status="200"}'
+    bad = 'housing_serving_requests_total{route="/invocations",status="400"}'
+    assert after[ok] == before.get(ok, 0) + 1
+    assert after[bad] == before.get(bad, 0) + 1
+    assert (
+        after["housing_serving_rows_scored_total"]
+        == before["housing_serving_rows_scored_total"] + 1
+    )
+    assert after[f'housing_serving_model_version{{name="{_name(scoring_server)}"}}'] == 1
+    assert after["housing_serving_swaps_total"] == 0
+    count = 'housing_serving_request_duration_seconds_count{route="/invocations"}'
+    assert after[count] >= before.get(count, 0) + 2
+
+
+def mlflow_version() -> str:
+    from mlflow.version import VERSION
+
+    return VERSION
+
+
+def _name(server: servers.Server) -> str:
+    return str(httpx.get(f"{server.url}/model", timeout=30).json()["name"])
+
+
+def _metrics(server: servers.Server) -> dict[str, float]:
+    text = httpx.get(f"{server.url}/metrics", timeout=30).text
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            samples[name] = float(value)
+    return samples
 
 
 def test_a_request_with_the_raw_columns_gets_plausible_prices(

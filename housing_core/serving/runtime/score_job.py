@@ -7,10 +7,10 @@ to write the result. Every version in one job ships the same code, so they may s
 process. Each version is loaded with MLflow's pyfunc loader, which puts the version's own
 `code/` first on `sys.path`; nothing here imports housing_core, so the pickle's
 `housing_core.*` resolves to the code the version ships. For each version the result holds:
-the predictions on the rows, the smoke test (the payload answered by MLflow's own scoring
-app, as `/invocations` would answer it), and where its `housing_core` was imported from.
-Standard library, MLflow, pandas and numpy only: this file runs in environments built from a
-version's requirements alone.
+the predictions on the rows, the smoke test (the payload answered by the scoring app
+`housing-serve` serves, as `/invocations` would answer it), and where its `housing_core` was
+imported from. Standard library, MLflow, pandas and numpy only: this file runs in
+environments built from a version's requirements alone.
 """
 
 from __future__ import annotations
@@ -22,12 +22,17 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+RUNTIME = Path(__file__).resolve().parent
+
 
 def main(job_file: str) -> int:
     job = json.loads(Path(job_file).read_text())
+    sys.path.insert(0, str(RUNTIME))  # this folder's modules: scoring_app
     import mlflow.pyfunc
     import numpy as np
     import pandas as pd
+
+    from scoring_app import ScoringApp, post_in_process
 
     rows = pd.read_parquet(job["rows"])
     results: dict[str, dict[str, Any]] = {}
@@ -35,7 +40,9 @@ def main(job_file: str) -> int:
         try:
             model = mlflow.pyfunc.load_model(model_dir)
             predicted = np.asarray(model.predict(rows), dtype=float).ravel()
-            status, answer = asyncio.run(_invoke(model, job["payload"]))
+            app = ScoringApp(model, name=key, version=key, max_body_bytes=2**31)
+            body = json.dumps(job["payload"]).encode()
+            status, answer = asyncio.run(post_in_process(app, "/invocations", body))
             results[key] = {
                 "predictions": predicted.tolist(),
                 "smoke_status": status,
@@ -47,47 +54,6 @@ def main(job_file: str) -> int:
             results[key] = {"error": _describe(exc), "code_from": _code_origin()}
     Path(job["out"]).write_text(json.dumps(results))
     return 0
-
-
-async def _invoke(model: Any, payload: dict[str, Any]) -> tuple[int, Any]:
-    """POST the payload to MLflow's scoring app for this model, in process (ASGI)."""
-    from mlflow.pyfunc import scoring_server
-
-    app = scoring_server.init(model)
-    body = json.dumps(payload).encode()
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/invocations",
-        "raw_path": b"/invocations",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-        ],
-        "client": ("127.0.0.1", 0),
-        "server": ("127.0.0.1", 0),
-    }
-    requests = [{"type": "http.request", "body": body, "more_body": False}]
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return requests.pop(0) if requests else {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
-    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
-    text = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    try:
-        return int(status), json.loads(text)
-    except ValueError:
-        return int(status), text.decode(errors="replace")[:2000]
 
 
 def _code_origin() -> str | None:

@@ -1,91 +1,248 @@
-"""MLflow's own scoring app (`/invocations`, `/ping`, `/version`) with two small additions.
+"""The scoring app a version's worker process serves: MLflow's protocol, and what an operator needs.
 
-- A POST to `/invocations` without a Content-Type gets 415 and a message saying what to send;
-  MLflow 3.17 answers it with a 500 and a stack trace.
-- Every response carries `X-Model-Name` and `X-Model-Version`, so a client (or a deploy script
-  after a promotion) can see which registered version answered.
+- `POST /invocations`: MLflow's own request handling (`mlflow.pyfunc.scoring_server.invocations`:
+  every payload format, its 4xx answers), called directly instead of through MLflow's FastAPI
+  app, whose middleware and thread hop cost more than the model when one row is scored. Bodies
+  over `max_body_bytes` get 413; a request without a Content-Type gets 415 and what to send
+  (MLflow 3.17 answers it with a 500).
+- `GET /ping`, `/health`, `/version`: as MLflow's server answers them.
+- `GET /model`: what the server serves (the supervisor's state file) and which worker answered.
+- `GET /metrics`: Prometheus text over every process of the server (multiprocess mode).
+- Every response carries `X-Model-Name` and `X-Model-Version`; once the worker drains (its
+  version is being replaced) every response also says `Connection: close`, so a keep-alive
+  client reconnects, to the new version, right after its answer instead of finding its
+  connection closed under it.
 
-`housing-serve` runs it in the version's own interpreter as
-`python -I -m uvicorn --app-dir <this folder> --factory scoring_app:create_app`, with the
-model's local directory in MLflow's `__pyfunc_model_path__` variable, exactly where
-`mlflow models serve` puts it. It imports nothing of housing_core (see runtime/__init__.py).
-Nothing runs at import time.
+It runs in the version's own interpreter and imports nothing of housing_core (see
+runtime/__init__.py). Nothing runs at import time.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import json
 import os
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
 from typing import Any
-
-MODEL_PATH_ENV = "__pyfunc_model_path__"  # mlflow.pyfunc.scoring_server._SERVER_MODEL_PATH
-MODEL_NAME_ENV = "HOUSING_SERVED_MODEL_NAME"
-MODEL_VERSION_ENV = "HOUSING_SERVED_MODEL_VERSION"
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MISSING_CONTENT_TYPE = (
     "Content-Type header is missing: send 'application/json' with a body such as "
     '{"dataframe_records": [{"longitude": -122.23, ...}]}, or \'text/csv\''
 )
+# Up to this many bytes a request is scored on the event loop; larger ones in a thread, so
+# that a 100,000-row request does not hold up the worker's other connections.
+INLINE_BODY_BYTES = 256 * 1024
+PARALLEL_ROWS = 256
+# An over-limit body is read and thrown away up to this multiple of the limit, so the client
+# reliably gets its 413 (closing on unread data would reset the connection under it).
+DISCARD_FACTOR = 4
+JSON = b"application/json"
+_rows = contextvars.ContextVar[list[int]]("rows")
 
 
-class ContentTypeRequired:
-    """ASGI middleware: answer 415 to an `/invocations` POST that names no content type."""
+class CountingModel:
+    """The pyfunc model as MLflow's handler sees it, counting the rows each call scores.
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    Workers run with one OpenMP thread (a request is usually one row, and throughput comes
+    from the workers); a batch of `PARALLEL_ROWS` or more gets every core of the worker.
+    """
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+        self.metadata = model.metadata
+        self.cores = len(os.sched_getaffinity(0))
+
+    def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
+        if len(data) >= PARALLEL_ROWS and self.cores > 1:
+            predictions = self._predict_with_threads(data, params)
+        else:
+            predictions = self._model.predict(data, params=params)
+        holder = _rows.get(None)
+        if holder is not None:
+            holder[0] = len(predictions)
+        return predictions
+
+    def _predict_with_threads(self, data: Any, params: dict[str, Any] | None) -> Any:
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:  # a version that does not require it: one thread, as before
+            return self._model.predict(data, params=params)
+        with threadpool_limits(limits=self.cores, user_api="openmp"):
+            return self._model.predict(data, params=params)
+
+
+class ScoringApp:
+    """An ASGI app around one loaded pyfunc model."""
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        name: str,
+        version: str,
+        max_body_bytes: int,
+        state_file: Path | None = None,
+        metrics: Any = None,
+    ) -> None:
+        from mlflow.pyfunc import scoring_server
+        from mlflow.version import VERSION
+
+        self.model = CountingModel(model)
+        self.schema = model.metadata.get_input_schema()
+        self.invocations = scoring_server.invocations
+        self.mlflow_version = VERSION.encode()
+        self.max_body_bytes = max_body_bytes
+        self.state_file = state_file
+        self.metrics = metrics
+        self.name, self.version = name, version
+        self.draining = False
+        self.identity = [(b"x-model-name", name.encode()), (b"x-model-version", version.encode())]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] == "http"
-            and scope["method"] == "POST"
-            and scope["path"].rstrip("/") == "/invocations"
-            and not dict(scope["headers"]).get(b"content-type")
-        ):
-            body = json.dumps({"error_code": "BAD_REQUEST", "message": MISSING_CONTENT_TYPE})
-            await _respond(send, 415, body.encode())
+        if scope["type"] != "http":
             return
-        await self.app(scope, receive, send)
+        started = time.perf_counter()
+        route = scope["path"].rstrip("/") or "/"
+        status, body, content_type, rows, close = await self._answer(route, scope, receive)
+        headers = [
+            (b"content-type", content_type),
+            (b"content-length", str(len(body)).encode()),
+            *self.identity,
+        ]
+        if close or self.draining:
+            headers.append((b"connection", b"close"))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        if self.metrics is not None:
+            self.metrics.observe(route, status, time.perf_counter() - started, rows)
+
+    async def _answer(
+        self, route: str, scope: Scope, receive: Receive
+    ) -> tuple[int, bytes, bytes, int, bool]:
+        """(status, body, content type, rows scored, close the connection after)."""
+        method = scope["method"]
+        if route == "/invocations":
+            if method != "POST":
+                return _error(405, "METHOD_NOT_ALLOWED", "POST a request body to /invocations")
+            return await self._invoke(scope, receive)
+        if method not in ("GET", "HEAD"):
+            return _error(405, "METHOD_NOT_ALLOWED", f"{route} answers GET")
+        if route in ("/ping", "/health"):
+            return 200, b"\n", JSON, 0, False
+        if route == "/version":
+            return 200, self.mlflow_version, JSON, 0, False
+        if route == "/model":
+            return 200, json.dumps(self.describe()).encode(), JSON, 0, False
+        if route == "/metrics" and self.metrics is not None:
+            body, content_type = self.metrics.exposition()
+            return 200, body, content_type, 0, False
+        return 404, b'{"detail": "Not Found"}', JSON, 0, False
+
+    async def _invoke(self, scope: Scope, receive: Receive) -> tuple[int, bytes, bytes, int, bool]:
+        headers = dict(scope["headers"])
+        content_type = headers.get(b"content-type", b"").decode("latin-1")
+        declared = headers.get(b"content-length")
+        size = int(declared) if declared and declared.isdigit() else None
+        if size is not None and size > DISCARD_FACTOR * self.max_body_bytes:
+            return _too_large(size, self.max_body_bytes)
+        body, total = await _read_body(receive, self.max_body_bytes)
+        if body is None:
+            return _too_large(total, self.max_body_bytes)
+        if not content_type:
+            return _error(415, "BAD_REQUEST", MISSING_CONTENT_TYPE)
+        holder = [0]
+        _rows.set(holder)
+        try:
+            if len(body) <= INLINE_BODY_BYTES:
+                result = self.invocations(body, content_type, self.model, self.schema)  # type: ignore[no-untyped-call]
+            else:
+                result = await asyncio.to_thread(
+                    self.invocations, body, content_type, self.model, self.schema
+                )
+        except Exception as exc:  # MLflow's own errors carry their status and JSON body
+            serialize = getattr(exc, "serialize_as_json", None)
+            if serialize is None:
+                return _error(500, "INTERNAL_ERROR", f"{type(exc).__name__}: {exc}")
+            return int(exc.get_http_status_code()), serialize().encode(), JSON, 0, False  # type: ignore[attr-defined]
+        mimetype = result.mimetype.encode()
+        return result.status, result.response.encode(), mimetype, holder[0], False
+
+    def describe(self) -> dict[str, Any]:
+        """The supervisor's state (what the server serves and its last swap), and this worker."""
+        state: dict[str, Any] = {}
+        if self.state_file is not None and self.state_file.is_file():
+            try:
+                state = json.loads(self.state_file.read_text())
+            except ValueError:  # being replaced this very moment: answer without it
+                state = {}
+        state["answered_by"] = {
+            "pid": os.getpid(),
+            "name": self.name,
+            "version": self.version,
+            "draining": self.draining,
+        }
+        return state
 
 
-class ModelVersionHeaders:
-    """ASGI middleware: add `X-Model-Name` and `X-Model-Version` to every response."""
-
-    def __init__(self, app: ASGIApp, name: str, version: str) -> None:
-        self.app = app
-        self.headers = [(b"x-model-name", name.encode()), (b"x-model-version", version.encode())]
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *self.headers]
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-
-def create_app() -> ASGIApp:
-    """Load the model MLflow's way and wrap MLflow's app; called once per server worker."""
-    from mlflow.pyfunc import scoring_server
-
-    model = scoring_server.load_model_with_mlflow_config(  # type: ignore[no-untyped-call]
-        os.environ[MODEL_PATH_ENV]
-    )
-    app: ASGIApp = scoring_server.init(model)
-    app = ContentTypeRequired(app)
-    name, version = os.environ.get(MODEL_NAME_ENV), os.environ.get(MODEL_VERSION_ENV)
-    if name and version:
-        app = ModelVersionHeaders(app, name, version)
-    return app
+async def _read_body(receive: Receive, limit: int) -> tuple[bytes | None, int]:
+    """The whole body, or None once it passes `limit` (the rest read and dropped, bounded)."""
+    chunks: list[bytes] = []
+    total, more = 0, True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        total += len(chunk)
+        more = bool(message.get("more_body", False))
+        if total <= limit:
+            chunks.append(chunk)
+        elif total > DISCARD_FACTOR * limit:
+            break
+    return (None if total > limit else b"".join(chunks)), total
 
 
-async def _respond(send: Send, status: int, body: bytes) -> None:
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+def _too_large(size: int, limit: int) -> tuple[int, bytes, bytes, int, bool]:
+    message = f"request body of {size:,} bytes or more is over the limit of {limit:,} bytes"
+    return _error(413, "REQUEST_TOO_LARGE", message, close=True)
+
+
+def _error(
+    status: int, code: str, message: str, close: bool = False
+) -> tuple[int, bytes, bytes, int, bool]:
+    body = json.dumps({"error_code": code, "message": message}).encode()
+    return status, body, JSON, 0, close
+
+
+async def post_in_process(app: ScoringApp, path: str, body: bytes) -> tuple[int, Any]:
+    """POST `body` as JSON to the app without a socket, as a request would: (status, answer)."""
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": path,
+        "headers": [(b"content-type", JSON), (b"content-length", str(len(body)).encode())],
+    }
+    requests = [{"type": "http.request", "body": body, "more_body": False}]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return requests.pop(0) if requests else {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+    text = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    try:
+        return int(status), json.loads(text)
+    except ValueError:
+        return int(status), text.decode(errors="replace")[:2000]

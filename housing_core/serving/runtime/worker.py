@@ -1,0 +1,174 @@
+"""One worker of `housing-serve`: one registered version, loaded with its own code, behind the
+server's shared listening socket. The supervisor starts it by path, in the version's own
+interpreter:
+
+    python -I worker.py --socket-fd N --control-fd N --ready-fd N --model-dir DIR \\
+        --name NAME --version V [--state-file F] [--max-body-bytes B] [--drain-timeout S]
+
+1. it loads the version (MLflow's loader puts the version's `code/` first on `sys.path`);
+2. it smoke-tests it on the version's own input example, through the app as a request goes;
+3. it says `ready <seconds>` (or `failed <why>`) on the ready pipe, and waits;
+4. on `serve` from the control pipe it accepts connections on the shared socket;
+5. on `drain` (or the end of the control pipe: the supervisor is gone) it stops accepting,
+   answers what is in flight and what arrives on its open connections with `Connection:
+   close`, and exits once no connection is left or the drain timeout has passed.
+
+Nothing of housing_core is imported: the standard library, MLflow, uvicorn, prometheus-client
+and the version's requirements only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import socket
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+RUNTIME = Path(__file__).resolve().parent
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    sys.path.insert(0, str(RUNTIME))  # this folder's modules: scoring_app, serving_metrics
+    started = time.perf_counter()
+    with os.fdopen(args.ready_fd, "w", buffering=1) as ready:
+        try:
+            app, metrics = _load(args)
+            _smoke_test(app, Path(args.model_dir))
+        except Exception as exc:  # the finding itself: this version is not served
+            ready.write(f"failed {_describe(exc)}\n")
+            return 1
+        app.metrics = metrics  # counted from here: the smoke test is not a client's request
+        ready.write(f"ready {time.perf_counter() - started:.3f}\n")
+    if _read_command(args.control_fd) != "serve":
+        return 0
+    asyncio.run(_serve(app, args))
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="worker.py", description=__doc__.split("\n\n")[0])
+    for name in ("--socket-fd", "--control-fd", "--ready-fd"):
+        parser.add_argument(name, type=int, required=True)
+    parser.add_argument("--model-dir", required=True)
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--version", required=True)
+    parser.add_argument("--state-file")
+    parser.add_argument("--max-body-bytes", type=int, default=64 * 1024 * 1024)
+    parser.add_argument("--drain-timeout", type=float, default=30.0)
+    return parser
+
+
+def _load(args: argparse.Namespace) -> tuple[Any, Any]:
+    from mlflow.pyfunc import scoring_server
+
+    from scoring_app import ScoringApp
+    from serving_metrics import RequestMetrics
+
+    model = scoring_server.load_model_with_mlflow_config(args.model_dir)  # type: ignore[no-untyped-call]
+    state_file = Path(args.state_file) if args.state_file else None
+    app = ScoringApp(
+        model,
+        name=args.name,
+        version=args.version,
+        max_body_bytes=args.max_body_bytes,
+        state_file=state_file,
+    )
+    return app, RequestMetrics(state_file)
+
+
+def _smoke_test(app: Any, model_dir: Path) -> None:
+    """The version's own serving input example must come back as one finite price per row."""
+    from scoring_app import post_in_process
+
+    example = model_dir / "serving_input_example.json"
+    if not example.is_file():
+        print(f"worker {os.getpid()}: no serving input example to smoke-test", file=sys.stderr)
+        return
+    body = example.read_bytes()
+    status, answer = asyncio.run(post_in_process(app, "/invocations", body))
+    if status != 200 or not isinstance(answer, dict):
+        raise RuntimeError(f"smoke test: /invocations answered {status}: {str(answer)[:300]}")
+    rows = _rows_of(json.loads(body))
+    predictions = answer.get("predictions")
+    if not isinstance(predictions, list) or (rows is not None and len(predictions) != rows):
+        raise RuntimeError(f"smoke test: {rows} rows in, {answer!r:.200} out")
+    if not all(isinstance(p, int | float) and math.isfinite(p) for p in predictions):
+        raise RuntimeError(f"smoke test: not every prediction is a finite number: {predictions}")
+
+
+def _rows_of(payload: dict[str, Any]) -> int | None:
+    for key in ("dataframe_split", "dataframe_records", "instances", "inputs"):
+        if key in payload:
+            value = payload[key]
+            return len(value["data"]) if key == "dataframe_split" else len(value)
+    return None
+
+
+def _read_command(fd: int) -> str:
+    """The supervisor's next word on the control pipe ('' when it is gone)."""
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = os.read(fd, 64)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode().strip()
+
+
+async def _serve(app: Any, args: argparse.Namespace) -> None:
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,
+        lifespan="off",
+        log_level="warning",
+        access_log=False,
+        timeout_keep_alive=5,
+        timeout_graceful_shutdown=int(args.drain_timeout),
+    )
+    server = uvicorn.Server(config)
+    loop = asyncio.get_running_loop()
+    drain = asyncio.Event()
+
+    def on_control() -> None:
+        if os.read(args.control_fd, 64) in (b"", b"drain\n"):
+            loop.remove_reader(args.control_fd)
+            drain.set()
+
+    loop.add_reader(args.control_fd, on_control)
+    serving = asyncio.create_task(server.serve(sockets=[socket.socket(fileno=args.socket_fd)]))
+    waiting = asyncio.create_task(drain.wait())
+    await asyncio.wait({serving, waiting}, return_when=asyncio.FIRST_COMPLETED)
+    if not serving.done():
+        await _drain(server, app, args.drain_timeout)
+    await serving
+
+
+async def _drain(server: Any, app: Any, timeout: float) -> None:
+    """Stop accepting; let the open connections finish (each closes after its next answer)."""
+    app.draining = True
+    for listener in getattr(server, "servers", []):
+        listener.close()
+    deadline = time.monotonic() + timeout
+    while server.server_state.connections and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    server.should_exit = True
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+    frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    where = f" (at {frame[0].filename}:{frame[0].lineno})" if frame else ""
+    return f"{type(exc).__name__}: {text}{where}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

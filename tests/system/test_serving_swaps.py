@@ -1,0 +1,228 @@
+"""A release reaches a running `housing-serve`: clients that never stop see no failed request.
+
+One module registry (a weak v1, a strong v2), served by `housing-serve --workers 2` following
+`production` every second, while client threads keep posting one row each on keep-alive
+connections. A promotion then a rollback move the alias; later a version that cannot load is
+put on the alias by hand, and is never served.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+import mlflow
+import pandas as pd
+import pytest
+
+from housing_core.serving.payloads import serving_payload
+from tests import servers
+from tests.conftest import FlowEnv, make_flow_env, mlflow_client, run_training
+from tests.flows.conftest import LOOSE_GATES, WEAK, run_promotion
+from tests.servers import BIN
+
+pytestmark = pytest.mark.servers
+POLL_S = 1.0
+BROKEN_MODEL_WING = 'raise ImportError("this version cannot be loaded")\n'
+
+
+@pytest.fixture(scope="module")
+def registry(
+    tmp_path_factory: pytest.TempPathFactory,
+    data_source: str,
+    mlflow_server: servers.Server,
+    prefect_server: servers.Server,
+) -> FlowEnv:
+    """v1 (weak) in production, v2 (strong) registered beside it."""
+    env = make_flow_env(
+        tmp_path_factory.mktemp("swaps"), data_source, mlflow_server, prefect_server
+    )
+    assert run_training(env.with_(**WEAK)).summary["registered_version"] == "1"
+    assert run_training(env).summary["registered_version"] == "2"
+    assert run_promotion(env.with_(**LOOSE_GATES), "--version", "1").summary["after"] == "1"
+    return env
+
+
+@pytest.fixture(scope="module")
+def server(registry: FlowEnv, tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.Server]:
+    port = servers.free_port()
+    running = servers.start(
+        "housing-serve",
+        [str(BIN / "housing-serve"), "--port", str(port), "--workers", "2"],
+        {**registry.env, "HOUSING_SERVING__POLL_INTERVAL_S": str(POLL_S)},
+        f"http://127.0.0.1:{port}/ping",
+        tmp_path_factory.mktemp("swaps-server") / "server.log",
+        f"http://127.0.0.1:{port}",
+    )
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def payload(data_source: str) -> dict[str, object]:
+    return serving_payload(pd.read_csv(data_source).head(1))
+
+
+class Client(threading.Thread):
+    """Posts one row again and again on one keep-alive connection; records every answer."""
+
+    def __init__(self, url: str, payload: dict[str, object]) -> None:
+        super().__init__(daemon=True)
+        self.url, self.payload = url, payload
+        self.answers: list[tuple[float, int, str]] = []  # (time, status, version)
+        self.failures: list[str] = []
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        with httpx.Client(base_url=self.url, timeout=30) as http:
+            while not self.stopping.is_set():
+                try:
+                    response = http.post("/invocations", json=self.payload)
+                except httpx.HTTPError as exc:
+                    self.failures.append(f"{type(exc).__name__}: {exc}")
+                    continue
+                version = response.headers.get("x-model-version", "?")
+                self.answers.append((time.time(), response.status_code, version))
+                time.sleep(0.02)
+
+    def versions(self) -> list[str]:
+        """The versions seen, each run of equal answers once: ['1', '2', '1']."""
+        seen: list[str] = []
+        for _, _, version in self.answers:
+            if not seen or seen[-1] != version:
+                seen.append(version)
+        return seen
+
+    def first_answer_from(self, version: str, after: float) -> float | None:
+        return next((t for t, _, v in self.answers if v == version and t >= after), None)
+
+
+@pytest.fixture
+def clients(server: servers.Server, payload: dict[str, object]) -> Iterator[list[Client]]:
+    started = [Client(server.url, payload) for _ in range(3)]
+    for client in started:
+        client.start()
+    _wait(lambda: all(len(c.answers) >= 5 for c in started), "the clients' first answers")
+    yield started
+    for client in started:
+        client.stopping.set()
+    for client in started:
+        client.join(timeout=30)
+
+
+def test_a_promotion_then_a_rollback_reach_every_client_with_no_failed_request(
+    registry: FlowEnv, server: servers.Server, clients: list[Client]
+) -> None:
+    # when a promotion moves `production` from v1 to v2
+    assert run_promotion(registry).summary["after"] == "2"
+    promoted_at = _moved_at(registry, "2")
+    _wait(lambda: all(c.versions()[-1:] == ["2"] for c in clients), "every client on v2")
+    load_seconds = httpx.get(f"{server.url}/model", timeout=30).json()["load_seconds"]
+
+    # and a rollback moves it back to v1
+    assert run_promotion(registry, "--rollback").summary["after"] == "1"
+    _wait(lambda: all(c.versions()[-1:] == ["1"] for c in clients), "every client back on v1")
+    for client in clients:
+        client.stopping.set()
+
+    # then every request succeeded, and each client saw the version change exactly twice
+    for client in clients:
+        assert client.failures == []
+        assert {status for _, status, _ in client.answers} == {200}
+        assert client.versions() == ["1", "2", "1"]
+    # and v2 was served within the poll interval plus its load time of the alias moving
+    lag = max(c.first_answer_from("2", promoted_at - 1) or 0 for c in clients) - promoted_at
+    print(f"swap lag: {lag:.1f} s (poll {POLL_S:g} s, v2 loaded in {load_seconds:.1f} s)")
+    assert lag <= POLL_S + load_seconds + 2.0  # `at` is recorded to the second, before the move
+
+    # and the server reports both swaps
+    model = httpx.get(f"{server.url}/model", timeout=30).json()
+    assert (model["version"], model["swaps"], model["last_swap_error"]) == ("1", 2, None)
+    metrics = _metrics(server)
+    assert metrics["housing_serving_swaps_total"] == 2
+    assert metrics[f'housing_serving_model_version{{name="{registry.model_name}"}}'] == 1
+
+
+def test_a_version_that_cannot_load_is_never_served(
+    registry: FlowEnv, server: servers.Server, clients: list[Client], tmp_path: Path
+) -> None:
+    # given a registered v3 whose code raises on import, put on the alias by hand
+    broken = _register_broken_version(registry, tmp_path)
+    client = mlflow_client(registry.tracking_uri)
+    client.set_registered_model_alias(registry.model_name, "production", broken)
+    try:
+        # when the server next reads the alias
+        _wait(
+            lambda: httpx.get(f"{server.url}/model", timeout=30).json()["failed_swaps"] == 1,
+            "the failed swap",
+        )
+        time.sleep(2 * POLL_S)  # and it does not try again and again
+    finally:
+        client.set_registered_model_alias(registry.model_name, "production", "1")
+
+    # then v1 kept answering every request
+    for c in clients:
+        c.stopping.set()
+    for c in clients:
+        c.join(timeout=30)
+        assert c.failures == []
+        assert {(status, version) for _, status, version in c.answers} == {(200, "1")}
+    # and the failure is in the model endpoint, the metrics and the log
+    model = httpx.get(f"{server.url}/model", timeout=30).json()
+    assert model["version"] == "1"
+    assert f"v{broken} refused" in model["last_swap_error"]
+    assert "ImportError: this version cannot be loaded" in model["last_swap_error"]
+    assert model["refused"].keys() == {broken}
+    assert _metrics(server)["housing_serving_swap_failures_total"] == 1
+    assert f"not swapping to v{broken}, v1 serves on" in server.log.read_text()
+
+
+def _register_broken_version(env: FlowEnv, tmp: Path) -> str:
+    """v2's files with a model wing that raises on import, registered as a new version."""
+    client = mlflow_client(env.tracking_uri)
+    source = client.get_model_version(env.model_name, "2")
+    location = client.get_model_version_download_uri(env.model_name, "2")
+    local = Path(
+        mlflow.artifacts.download_artifacts(
+            artifact_uri=location, dst_path=str(tmp), tracking_uri=env.tracking_uri
+        )
+    )
+    (local / "code" / "housing_core" / "model" / "__init__.py").write_text(BROKEN_MODEL_WING)
+    experiment_id = client.get_run(str(source.run_id)).info.experiment_id
+    logged = client.create_logged_model(experiment_id, name="broken", source_run_id=source.run_id)
+    client.log_model_artifacts(logged.model_id, str(local))
+    client.finalize_logged_model(logged.model_id, "READY")
+    version = client.create_model_version(
+        env.model_name,
+        source=f"models:/{logged.model_id}",
+        run_id=source.run_id,
+        model_id=logged.model_id,
+    )
+    return str(version.version)
+
+
+def _moved_at(env: FlowEnv, version: str) -> float:
+    tags = mlflow_client(env.tracking_uri).get_model_version(env.model_name, version).tags
+    return datetime.fromisoformat(tags["housing.promotion.at"]).timestamp()
+
+
+def _metrics(server: servers.Server) -> dict[str, float]:
+    lines = httpx.get(f"{server.url}/metrics", timeout=30).text.splitlines()
+    return {
+        line.rpartition(" ")[0]: float(line.rpartition(" ")[2])
+        for line in lines
+        if line and not line.startswith("#")
+    }
+
+
+def _wait(condition: object, what: str, timeout_s: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
