@@ -127,7 +127,7 @@ def promotion_flow(
             tags = move_tags(
                 decision,
                 alias=rules.alias,
-                at=datetime.now(UTC).isoformat(timespec="seconds"),
+                at=datetime.now(UTC).isoformat(timespec="milliseconds"),
                 flow_run_id=str(flow_run.get_id() or ""),
                 data_version=ingested.version,
             )
