@@ -83,18 +83,11 @@ def main() -> int:
         started: list[servers.Server] = []
         try:
             env = dict(os.environ) if args.existing else _stack(Path(tmp), data, started)
-            port = servers.free_port()
-            url = f"http://127.0.0.1:{port}"
-            server = servers.start(
-                "housing-serve",
-                [str(BIN / "housing-serve"), "--port", str(port), "--workers", str(args.workers)],
-                {**env, "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}"},
-                f"{url}/ping",
-                Path(tmp) / "serve.log",
-                url,
+            server = servers.start_housing_serve(
+                env, Path(tmp) / "serve.log", "--workers", str(args.workers)
             )
             started.append(server)
-            _measure(url, rows, Path(tmp), args)
+            _measure(server.url, rows, Path(tmp), args)
         finally:
             for running in reversed(started):
                 running.stop()

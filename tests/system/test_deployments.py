@@ -22,7 +22,7 @@ import pytest
 from deployments import stack
 from housing_core.data.contract import FEATURE_COLUMNS
 from tests.conftest import mlflow_client
-from tests.servers import BIN, free_port, start
+from tests.servers import BIN, free_port, start_housing_serve
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL = "housing_price_predictor"
@@ -156,16 +156,8 @@ def test_adhoc_training_with_an_override_then_release_then_serve(
     assert any(version.version in (a["data"] or "") for a in release_artifacts)
 
     # and the production model is served and scores a request
-    port = free_port()
-    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking, "PATH": f"{BIN}:/usr/bin:/bin"}
-    server = start(
-        "housing-serve",
-        [str(BIN / "housing-serve"), "--port", str(port)],
-        env,
-        f"http://127.0.0.1:{port}/ping",
-        tmp_path / "serve.log",
-        f"http://127.0.0.1:{port}",
-    )
+    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking}
+    server = start_housing_serve(env, tmp_path / "serve.log")
     try:
         rows = pd.read_csv(data_source).head(3)[list(FEATURE_COLUMNS)]
         response = httpx.post(

@@ -45,18 +45,9 @@ def promoted(
 def scoring_server(
     promoted: FlowEnv, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[servers.Server]:
-    port = servers.free_port()
-    server = servers.start(
-        "housing-serve",
-        [str(BIN / "housing-serve"), "--port", str(port)],
-        {
-            **promoted.env,
-            "PATH": f"{BIN}:/usr/bin:/bin",
-            "HOUSING_SERVING__MAX_BODY_BYTES": str(LIMIT),
-        },
-        f"http://127.0.0.1:{port}/ping",
+    server = servers.start_housing_serve(
+        {**promoted.env, "HOUSING_SERVING__MAX_BODY_BYTES": str(LIMIT)},
         tmp_path_factory.mktemp("scoring") / "server.log",
-        f"http://127.0.0.1:{port}",
     )
     yield server
     server.stop()
@@ -137,11 +128,11 @@ def test_a_100000_row_request_within_the_limit_is_scored(
 def test_metrics_count_requests_rows_and_the_version_served(
     scoring_server: servers.Server, rows: pd.DataFrame
 ) -> None:
-    before = _metrics(scoring_server)
+    before = servers.read_metrics(scoring_server.url)
     invoke(scoring_server, _one_row(rows))
     invoke(scoring_server, {"dataframe_records": []})  # a 400
 
-    after = _metrics(scoring_server)
+    after = servers.read_metrics(scoring_server.url)
 
     ok = 'housing_serving_requests_total{route="/invocations",status="200"}'
     bad = 'housing_serving_requests_total{route="/invocations",status="400"}'
@@ -165,16 +156,6 @@ def mlflow_version() -> str:
 
 def _name(server: servers.Server) -> str:
     return str(httpx.get(f"{server.url}/model", timeout=30).json()["name"])
-
-
-def _metrics(server: servers.Server) -> dict[str, float]:
-    text = httpx.get(f"{server.url}/metrics", timeout=30).text
-    samples = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            samples[name] = float(value)
-    return samples
 
 
 def test_a_request_with_the_raw_columns_gets_plausible_prices(

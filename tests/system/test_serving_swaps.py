@@ -23,7 +23,6 @@ from housing_core.serving.payloads import serving_payload
 from tests import servers
 from tests.conftest import FlowEnv, make_flow_env, mlflow_client, run_training
 from tests.flows.conftest import LOOSE_GATES, WEAK, run_promotion
-from tests.servers import BIN
 
 pytestmark = pytest.mark.servers
 POLL_S = 1.0
@@ -49,14 +48,11 @@ def registry(
 
 @pytest.fixture(scope="module")
 def server(registry: FlowEnv, tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.Server]:
-    port = servers.free_port()
-    running = servers.start(
-        "housing-serve",
-        [str(BIN / "housing-serve"), "--port", str(port), "--workers", "2"],
+    running = servers.start_housing_serve(
         {**registry.env, "HOUSING_SERVING__POLL_INTERVAL_S": str(POLL_S)},
-        f"http://127.0.0.1:{port}/ping",
         tmp_path_factory.mktemp("swaps-server") / "server.log",
-        f"http://127.0.0.1:{port}",
+        "--workers",
+        "2",
     )
     yield running
     running.stop()
@@ -143,7 +139,7 @@ def test_a_promotion_then_a_rollback_reach_every_client_with_no_failed_request(
     # and the server reports both swaps
     model = httpx.get(f"{server.url}/model", timeout=30).json()
     assert (model["version"], model["swaps"], model["last_swap_error"]) == ("1", 2, None)
-    metrics = _metrics(server)
+    metrics = servers.read_metrics(server.url)
     assert metrics["housing_serving_swaps_total"] == 2
     assert metrics[f'housing_serving_model_version{{name="{registry.model_name}"}}'] == 1
 
@@ -178,7 +174,7 @@ def test_a_version_that_cannot_load_is_never_served(
     assert f"v{broken} refused" in model["last_swap_error"]
     assert "ImportError: this version cannot be loaded" in model["last_swap_error"]
     assert model["refused"].keys() == {broken}
-    assert _metrics(server)["housing_serving_swap_failures_total"] == 1
+    assert servers.read_metrics(server.url)["housing_serving_swap_failures_total"] == 1
     assert f"not swapping to v{broken}, v1 serves on" in server.log.read_text()
 
 
@@ -209,15 +205,6 @@ def _register_broken_version(env: FlowEnv, tmp: Path) -> str:
 def _moved_at(env: FlowEnv, version: str) -> float:
     tags = mlflow_client(env.tracking_uri).get_model_version(env.model_name, version).tags
     return datetime.fromisoformat(tags["housing.promotion.at"]).timestamp()
-
-
-def _metrics(server: servers.Server) -> dict[str, float]:
-    lines = httpx.get(f"{server.url}/metrics", timeout=30).text.splitlines()
-    return {
-        line.rpartition(" ")[0]: float(line.rpartition(" ")[2])
-        for line in lines
-        if line and not line.startswith("#")
-    }
 
 
 def _wait(condition: object, what: str, timeout_s: float = 120.0) -> None:

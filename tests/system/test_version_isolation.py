@@ -163,14 +163,12 @@ class _serving:  # noqa: N801 - used as `with _serving(...) as url`
     """`python -m flows.serve --pin VERSION` from the broken checkout, stopped on exit."""
 
     def __init__(self, registry: Registry, version: str, tmp: Path) -> None:
-        self.port = servers.free_port()
-        self.server = servers.start(
-            f"housing-serve-v{version}",
-            [sys.executable, "-m", "flows.serve", "--pin", version, "--port", str(self.port)],
+        self.server = servers.start_housing_serve(
             {**registry.env.env, "HOUSING_STATE_DIR": str(tmp / "state")},
-            f"http://127.0.0.1:{self.port}/ping",
             tmp / "serve.log",
-            f"http://127.0.0.1:{self.port}",
+            "--pin",
+            version,
+            command=[sys.executable, "-m", "flows.serve"],  # the checkout's, not the install's
             cwd=registry.checkout,
         )
 
