@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import traceback
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,7 @@ def main(job_file: str) -> int:
     import numpy as np
     import pandas as pd
 
-    from scoring_app import ScoringApp, post_in_process
+    from scoring_app import ScoringApp, describe_error, post_in_process
 
     rows = pd.read_parquet(job["rows"])
     results: dict[str, dict[str, Any]] = {}
@@ -51,7 +50,7 @@ def main(job_file: str) -> int:
                 "error": None,
             }
         except Exception as exc:  # the finding itself: this version does not load or score
-            results[key] = {"error": _describe(exc), "code_from": _code_origin()}
+            results[key] = {"error": describe_error(exc), "code_from": _code_origin()}
     Path(job["out"]).write_text(json.dumps(results))
     return 0
 
@@ -60,15 +59,6 @@ def _code_origin() -> str | None:
     """Where this process imported `housing_core` from (None if the version never needed it)."""
     package = sys.modules.get("housing_core")
     return getattr(package, "__file__", None) if package is not None else None
-
-
-def _describe(exc: BaseException) -> str:
-    """`TypeName: the cause`; MLflow's schema errors echo the input first, the cause comes last."""
-    text = str(exc).strip().rsplit("Error: ", 1)[-1].strip()
-    first = text.splitlines()[0][:300] if text else ""
-    last_frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
-    where = f" (at {last_frame[0].filename}:{last_frame[0].lineno})" if last_frame else ""
-    return f"{type(exc).__name__}: {first}{where}"
 
 
 if __name__ == "__main__":

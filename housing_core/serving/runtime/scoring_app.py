@@ -24,6 +24,7 @@ import contextvars
 import json
 import os
 import time
+import traceback
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -246,3 +247,13 @@ async def post_in_process(app: ScoringApp, path: str, body: bytes) -> tuple[int,
         return int(status), json.loads(text)
     except ValueError:
         return int(status), text.decode(errors="replace")[:2000]
+
+
+def describe_error(exc: BaseException) -> str:
+    """`TypeName: the cause (at file:line)`; MLflow's schema errors echo the input first, the
+    cause comes last."""
+    text = str(exc).strip().rsplit("Error: ", 1)[-1].strip()
+    first = text.splitlines()[0][:300] if text else ""
+    frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    where = f" (at {frame[0].filename}:{frame[0].lineno})" if frame else ""
+    return f"{type(exc).__name__}: {first}{where}"

@@ -27,7 +27,6 @@ import os
 import socket
 import sys
 import time
-import traceback
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
             app, metrics = _load(args)
             _smoke_test(app, Path(args.model_dir))
         except Exception as exc:  # the finding itself: this version is not served
-            ready.write(f"failed {_describe(exc)}\n")
+            from scoring_app import describe_error
+
+            ready.write(f"failed {describe_error(exc)}\n")
             return 1
         app.metrics = metrics  # counted from here: the smoke test is not a client's request
         ready.write(f"ready {time.perf_counter() - started:.3f}\n")
@@ -161,13 +162,6 @@ async def _drain(server: Any, app: Any, timeout: float) -> None:
     while server.server_state.connections and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     server.should_exit = True
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
-    frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
-    where = f" (at {frame[0].filename}:{frame[0].lineno})" if frame else ""
-    return f"{type(exc).__name__}: {text}{where}"
 
 
 if __name__ == "__main__":
