@@ -1,12 +1,23 @@
-"""The local stack: Prefect server, MLflow tracking server, the `housing` work pool, workers.
+"""The local stack, run by supervisord: the servers, the `housing` pool, deployments, workers.
 
-    python -m deployments.stack up [--workers N]   # start all, deploy, print the URLs
+    python -m deployments.stack up [--profile dev|team] [--workers N]
     python -m deployments.stack status
-    python -m deployments.stack down               # stop all; checks no process is left
+    python -m deployments.stack down        # stops all; checks no process is left
 
-Each service runs in its own process group (its own session), so one SIGTERM to the group stops
-it and everything it spawned; `down` escalates to SIGKILL after a grace period. State lives in
-`.housing/stack/` (override with HOUSING_STACK_DIR): databases, artifacts, logs, results, pids.
+Profiles:
+- dev: Prefect and MLflow on SQLite and local files, one worker.
+- team: PostgreSQL for both servers, an S3 object store (s3rver) for MLflow's artifacts and
+  Prefect's task results, Redis for cache locks and concurrency leases, MLflow basic auth
+  (users admin, trainer, reader), a Prefect auth string, two workers with nothing local.
+
+supervisord (a well-kept supervisor) owns the processes: it restarts one that dies, keeps
+each log, stops each program's whole process group, and listens on a unix socket only. This
+module writes its configuration, starts the programs in order, and runs the one-shot
+bootstrap between them (databases, users, the result block, the pool, `prefect deploy`).
+
+State lives in `.housing/stack/` (HOUSING_STACK_DIR): supervisord.conf, logs, data,
+`secrets.json` (generated once, mode 0600) and, for the team profile, `stack.env`: the shell
+exports a client needs. None of it is in git.
 """
 
 from __future__ import annotations
@@ -14,288 +25,474 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
+import shlex
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-WORK_POOL = "housing"
+from deployments import bootstrap, services
+from deployments.services import BIN, REPO, Endpoints, MlflowAuth, ServiceSpec
+
+PROFILES = ("dev", "team")
+DEFAULT_PORTS = {"prefect": 4200, "mlflow": 5000, "postgres": 15432, "redis": 16379, "s3": 14568}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+@dataclass(frozen=True)
+class Layout:
+    """Where one stack keeps its files."""
+
+    state: Path
+
+    @property
+    def conf(self) -> Path:
+        return self.state / "supervisord.conf"
+
+    @property
+    def socket(self) -> Path:
+        return self.state / "supervisor.sock"
+
+    @property
+    def pidfile(self) -> Path:
+        return self.state / "supervisord.pid"
+
+    @property
+    def record(self) -> Path:
+        return self.state / "stack.json"
+
+    @property
+    def env_file(self) -> Path:
+        return self.state / "stack.env"
+
+    @property
+    def secrets(self) -> Path:
+        return self.state / "secrets.json"
+
+    @property
+    def logs(self) -> Path:
+        return self.state / "logs"
 
 
-@dataclass
-class Service:
-    """A started process group and where it answers."""
-
-    name: str
-    url: str
-    pid: int
-    log: Path
-    # the leader's handle, when this process started it: kept so the leader is reaped
-    process: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
-
-    def alive(self) -> bool:
-        return _group_alive(self.pid)
-
-    def stop(self, timeout: float = 20.0) -> None:
-        """SIGTERM the group; SIGKILL what is left after `timeout` seconds."""
-        stop_group(self.pid, timeout)
-        if self.process is not None:
-            self.process.wait(timeout=10)
-
-    def log_tail(self, lines: int = 40) -> str:
-        if not self.log.exists():
-            return ""
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-
-
-def launch(
-    name: str,
-    command: list[str],
-    env: Mapping[str, str],
-    log: Path,
-    url: str = "",
-    cwd: Path = REPO,
-) -> Service:
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            command,
-            env=dict(env),
-            cwd=cwd,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    return Service(name, url, process.pid, log, process)
-
-
-def wait_healthy(service: Service, health_url: str, timeout_s: float = 120.0) -> Service:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if not service.alive():
-            raise RuntimeError(f"{service.name} exited:\n{service.log_tail()}")
-        try:
-            if httpx.get(health_url, timeout=2).status_code == 200:
-                return service
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    service.stop()
-    raise RuntimeError(f"{service.name} not healthy after {timeout_s:.0f} s:\n{service.log_tail()}")
-
-
-def start_mlflow(root: Path, port: int | None = None, host: str = "127.0.0.1") -> Service:
-    """One worker and no GenAI job runner: 0.5 GB and ~10 s to healthy instead of 1.9 GB/32 s."""
-    port = port or free_port()
-    root.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    backend = os.environ.get("HOUSING_MLFLOW_BACKEND_URI") or f"sqlite:///{root / 'mlflow.db'}"
-    artifacts = os.environ.get("HOUSING_MLFLOW_ARTIFACTS") or str(root / "mlartifacts")
-    command = [
-        str(BIN / "mlflow"),
-        "server",
-        "--backend-store-uri",
-        backend,
-        "--artifacts-destination",
-        artifacts,
-        "--host",
-        host,
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-    ]
-    url = f"http://127.0.0.1:{port}"
-    service = launch("mlflow", command, env, root / "mlflow-server.log", url)
-    return wait_healthy(service, f"{url}/health")
-
-
-def start_prefect(home: Path, port: int | None = None, ui: bool = False) -> Service:
-    port = port or free_port()
-    home.mkdir(parents=True, exist_ok=True)
-    url = f"http://127.0.0.1:{port}/api"
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(home),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_SERVER_UI_ENABLED": str(ui).lower(),
-        # without these the UI calls the API on the default port 4200, whatever --port says
-        "PREFECT_SERVER_API_HOST": "127.0.0.1",
-        "PREFECT_SERVER_API_PORT": str(port),
-        "PREFECT_UI_API_URL": url,
+def ports_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, int]:
+    """HOUSING_<PART>_PORT overrides each default port."""
+    return {
+        part: int(environ.get(f"HOUSING_{part.upper()}_PORT", default))
+        for part, default in DEFAULT_PORTS.items()
     }
-    env.pop("PREFECT_API_URL", None)
-    command = [
-        str(BIN / "prefect"),
-        "server",
-        "start",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--analytics-off",
-        "--ui" if ui else "--no-ui",
-    ]
-    service = launch("prefect", command, env, home / "prefect-server.log", url)
-    return wait_healthy(service, f"{url}/health")
 
 
-def worker_env(
-    prefect_api: str, tracking_uri: str, results: Path, base: Mapping[str, str] | None = None
-) -> dict[str, str]:
-    """What every worker needs: the API, the tracking server, shared result storage, data."""
-    env = dict(base if base is not None else os.environ)
-    env.update(
-        {
-            "PREFECT_API_URL": prefect_api,
-            "MLFLOW_TRACKING_URI": tracking_uri,
-            "MLFLOW_REGISTRY_URI": tracking_uri,
-            "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(results),
-            "PWD": str(REPO),  # prefect.yaml's pull step resolves {{ $PWD }} on the worker
-            "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
-        }
+# --- secrets: generated once, kept outside git, mode 0600 ----------------------------------
+
+
+def load_secrets(layout: Layout) -> dict[str, str]:
+    if layout.secrets.exists():
+        return dict(json.loads(layout.secrets.read_text()))
+    values = {
+        "mlflow_admin": secrets.token_hex(16),
+        "mlflow_trainer": secrets.token_hex(16),
+        "mlflow_reader": secrets.token_hex(16),
+        "mlflow_flask_key": secrets.token_hex(32),
+        "prefect_auth": f"housing:{secrets.token_hex(16)}",
+    }
+    _write_private(layout.secrets, json.dumps(values, indent=2))
+    return values
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+
+
+# --- what runs -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The programs of one profile, in start order, and what a client needs to reach them."""
+
+    servers: list[ServiceSpec]
+    workers: list[ServiceSpec]
+    endpoints: Endpoints
+    databases: tuple[str, ...] = ()
+    users: dict[str, str] | None = None  # MLflow users to create (name: password)
+    auth: MlflowAuth | None = None
+
+
+def plan(layout: Layout, profile: str, ports: Mapping[str, int], workers: int) -> Plan:
+    state = layout.state
+    prefect_url = f"http://127.0.0.1:{ports['prefect']}/api"
+    if profile == "dev":
+        mlflow = services.mlflow_server(state / "mlflow", ports["mlflow"])
+        prefect = services.prefect_server(state / "prefect-home", ports["prefect"], ui=True)
+        endpoints = Endpoints(prefect_url, mlflow.url)
+        extra: dict[str, str] = {}
+        return Plan(
+            [prefect, mlflow],
+            _workers(layout, endpoints, workers, extra, results_local=True),
+            endpoints,
+        )
+    keys = load_secrets(layout)
+    pg_root = state / "postgres"
+    database = f"postgresql://postgres@127.0.0.1:{ports['postgres']}"
+    pg = services.postgres(pg_root, ports["postgres"])
+    redis = services.redis(state / "redis", ports["redis"])
+    s3, store = services.s3rver(
+        state / "s3", ports["s3"], (services.MLFLOW_BUCKET, services.RESULTS_BUCKET)
     )
-    return env
+    auth = MlflowAuth(
+        admin_password=keys["mlflow_admin"],
+        secret_key=keys["mlflow_flask_key"],
+        database_uri=f"{database}/mlflow_auth",
+        config_path=state / "mlflow" / "basic_auth.ini",
+    )
+    mlflow = services.mlflow_server(
+        state / "mlflow",
+        ports["mlflow"],
+        backend=f"{database}/mlflow",
+        artifacts=f"s3://{services.MLFLOW_BUCKET}/artifacts",
+        store=store,
+        auth=auth,
+    )
+    prefect = services.prefect_server(
+        state / "prefect-home",
+        ports["prefect"],
+        ui=True,
+        database=f"postgresql+asyncpg://postgres@127.0.0.1:{ports['postgres']}/prefect",
+        auth_string=keys["prefect_auth"],
+        redis_url=redis.url,
+    )
+    endpoints = Endpoints(
+        prefect_api=prefect_url,
+        tracking_uri=mlflow.url,
+        prefect_auth=keys["prefect_auth"],
+        mlflow_user="trainer",
+        mlflow_password=keys["mlflow_trainer"],
+        store=store,
+        lock_url=redis.url,
+        results_block=services.RESULTS_BLOCK,
+    )
+    return Plan(
+        [pg, redis, s3, mlflow, prefect],
+        _workers(layout, endpoints, workers, {}, results_local=False),
+        endpoints,
+        databases=("prefect", "mlflow", "mlflow_auth"),
+        users={"trainer": keys["mlflow_trainer"], "reader": keys["mlflow_reader"]},
+        auth=auth,
+    )
 
 
-def ensure_work_pool(env: Mapping[str, str]) -> None:
-    """Create the process pool once; an existing pool is left as it is."""
-    inspect = subprocess.run(
-        [str(BIN / "prefect"), "work-pool", "inspect", WORK_POOL],
-        env=dict(env),
+def _workers(
+    layout: Layout, endpoints: Endpoints, count: int, extra: dict[str, str], results_local: bool
+) -> list[ServiceSpec]:
+    specs = []
+    for i in range(1, count + 1):
+        home = layout.state / f"worker-{i}"
+        env = {**endpoints.client_env(), **extra, "PREFECT_HOME": str(home)}
+        if results_local:  # one machine: the workers share this folder
+            env["PREFECT_RESULTS_LOCAL_STORAGE_PATH"] = str(layout.state / "results")
+        specs.append(services.worker(f"housing-worker-{i}", env, REPO))
+    return specs
+
+
+# --- supervisord -----------------------------------------------------------------------------
+
+
+def supervisor_conf(layout: Layout, programs: list[ServiceSpec]) -> str:
+    """supervisord's configuration: a unix socket (no TCP port), one section per program.
+
+    Programs do not start with supervisord: `up` starts them in order, bootstrapping between.
+    """
+    lines = [
+        "[unix_http_server]",
+        f"file={layout.socket}",
+        "chmod=0700",
+        "",
+        "[supervisord]",
+        f"logfile={layout.logs / 'supervisord.log'}",
+        f"pidfile={layout.pidfile}",
+        f"directory={layout.state}",
+        "nodaemon=false",
+        "",
+        "[rpcinterface:supervisor]",
+        "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
+        "",
+        "[supervisorctl]",
+        f"serverurl=unix://{layout.socket}",
+        "",
+    ]
+    for order, spec in enumerate(programs, start=1):
+        env = ",".join(f'{key}="{_escape(value)}"' for key, value in spec.env.items())
+        lines += [
+            f"[program:{spec.name}]",
+            f"command={_escape(shlex.join(spec.command))}",
+            f"directory={spec.cwd}",
+            "autostart=false",
+            "autorestart=true",
+            "startsecs=1",
+            # shutdown stops the highest first: workers, then servers in reverse start order
+            f"priority={order * 10}",
+            "stopasgroup=true",
+            "killasgroup=true",
+            "stopwaitsecs=20",
+            # postgres: SIGINT is its "fast" shutdown; the others stop on SIGTERM
+            f"stopsignal={'INT' if spec.name == 'postgres' else 'TERM'}",
+            "redirect_stderr=true",
+            f"stdout_logfile={layout.logs / (spec.name + '.log')}",
+            "stdout_logfile_maxbytes=20MB",
+            "stdout_logfile_backups=3",
+        ]
+        if spec.user:
+            lines.append(f"user={spec.user}")
+        if env:
+            lines.append(f"environment={env}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _escape(value: str) -> str:
+    if '"' in value or "\n" in value:
+        raise ValueError(f"cannot pass {value!r} through supervisord's configuration")
+    return value.replace("%", "%%")
+
+
+def supervisorctl(layout: Layout, *args: str, check: bool = True) -> str:
+    done = subprocess.run(
+        [str(BIN / "supervisorctl"), "-c", str(layout.conf), *args],
         capture_output=True,
         text=True,
+        timeout=120,
     )
-    if inspect.returncode == 0:
-        return
-    _run([str(BIN / "prefect"), "work-pool", "create", WORK_POOL, "--type", "process"], env)
+    if check and done.returncode != 0:
+        raise RuntimeError(f"supervisorctl {' '.join(args)}: {done.stdout}{done.stderr}")
+    return done.stdout
 
 
-def deploy_all(env: Mapping[str, str]) -> None:
-    _run([str(BIN / "prefect"), "--no-prompt", "deploy", "--all"], env)
+def supervisord_pid(layout: Layout) -> int | None:
+    try:
+        pid = int(layout.pidfile.read_text().strip())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
 
 
-def start_worker(name: str, env: Mapping[str, str], log: Path) -> Service:
-    command = [
-        str(BIN / "prefect"),
-        "worker",
-        "start",
-        "--pool",
-        WORK_POOL,
-        "--name",
-        name,
-        "--type",
-        "process",
-    ]
-    service = launch(name, command, env, log, url=env["PREFECT_API_URL"])
-    time.sleep(1)
-    if not service.alive():
-        raise RuntimeError(f"worker {name} exited:\n{service.log_tail()}")
-    return service
+def wait_ready(layout: Layout, spec: ServiceSpec, timeout_s: float = 120.0) -> None:
+    """Until the program's health check passes; names its log when it does not."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if _ready(spec.health):
+            return
+        time.sleep(0.3)
+    log = layout.logs / f"{spec.name}.log"
+    tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:]) if log.exists() else ""
+    raise RuntimeError(f"{spec.name} not ready after {timeout_s:.0f} s ({log}):\n{tail}")
 
 
-def stop_group(pgid: int, grace_s: float = 20.0) -> None:
-    for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 10.0)):
+def _ready(health: str) -> bool:
+    if health.startswith("tcp://"):
+        host, _, port = health.removeprefix("tcp://").partition(":")
         try:
-            os.killpg(pgid, sig)
+            with socket.create_connection((host, int(port)), timeout=1):
+                return True
+        except OSError:
+            return False
+    try:
+        return httpx.get(health, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+# --- the commands ----------------------------------------------------------------------------
+
+
+def up(
+    state: Path,
+    profile: str = "dev",
+    ports: Mapping[str, int] | None = None,
+    workers: int | None = None,
+) -> dict[str, Any]:
+    """Start the stack; on any failure take down what was started. Returns what runs where."""
+    if profile not in PROFILES:
+        raise SystemExit(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
+    layout = Layout(state.resolve())
+    if supervisord_pid(layout):
+        raise SystemExit(f"a stack is already up in {layout.state}; run `down` first")
+    layout.logs.mkdir(parents=True, exist_ok=True)
+    count = workers if workers is not None else (2 if profile == "team" else 1)
+    todo = plan(layout, profile, ports or ports_from_env(), count)
+    if todo.auth is not None:
+        _check_postgres_can_reach(layout.state)
+        services.init_postgres(layout.state / "postgres")
+        services.write_auth_config(todo.auth)
+    _write_private(layout.conf, supervisor_conf(layout, todo.servers + todo.workers))
+    started = time.monotonic()
+    subprocess.run(
+        [str(BIN / "supervisord"), "-c", str(layout.conf)],
+        check=True,
+        env=_supervisor_env(),
+        cwd=layout.state,
+    )
+    try:
+        client = {**os.environ, **todo.endpoints.client_env()}
+        for spec in todo.servers:
+            supervisorctl(layout, "start", spec.name)
+            wait_ready(layout, spec)
+            if spec.name == "postgres":
+                services.create_databases(_port(todo, "postgres"), *todo.databases)
+        if todo.users is not None and todo.auth is not None:
+            bootstrap.mlflow_users(
+                todo.endpoints.tracking_uri, todo.auth.admin_password, todo.users
+            )
+        if todo.endpoints.results_block:
+            bootstrap.results_block(client)
+        bootstrap.ensure_work_pool(client)
+        bootstrap.deploy_all(client)
+        for spec in todo.workers:
+            supervisorctl(layout, "start", spec.name)
+    except BaseException:
+        down(layout.state)
+        raise
+    record = {
+        "profile": profile,
+        "seconds": round(time.monotonic() - started, 1),
+        "prefect_ui": todo.endpoints.prefect_api.removesuffix("/api"),
+        "prefect_api": todo.endpoints.prefect_api,
+        "mlflow": todo.endpoints.tracking_uri,
+        "programs": [s.name for s in todo.servers + todo.workers],
+        "workers": [s.name for s in todo.workers],
+        "logs": str(layout.logs),
+    }
+    layout.record.write_text(json.dumps(record, indent=2))
+    if profile == "team":
+        _write_private(layout.env_file, stack_env(todo.endpoints))
+        record["env_file"] = str(layout.env_file)
+    return record
+
+
+def _port(todo: Plan, name: str) -> int:
+    spec = next(s for s in todo.servers if s.name == name)
+    return int(spec.health.rsplit(":", 1)[1])
+
+
+def _supervisor_env() -> dict[str, str]:
+    """The caller's environment, less what a client of another stack may have exported."""
+    blocked = ("PREFECT_API_", "MLFLOW_TRACKING_", "MLFLOW_REGISTRY_", "AWS_", "HOUSING_CACHE__")
+    return {k: v for k, v in os.environ.items() if not k.startswith(blocked)}
+
+
+def _check_postgres_can_reach(state: Path) -> None:
+    """PostgreSQL runs as `postgres`: every folder above its data must let others through."""
+    for folder in [state, *state.parents]:
+        if folder.exists() and not folder.stat().st_mode & stat.S_IXOTH:
+            raise SystemExit(
+                f"the postgres user cannot enter {folder} (mode {oct(folder.stat().st_mode)[-3:]}):"
+                " set HOUSING_STACK_DIR to a folder it can reach, or chmod o+x it"
+            )
+
+
+def stack_env(endpoints: Endpoints) -> str:
+    """Shell exports for a client of the team stack: `source .housing/stack/stack.env`."""
+    lines = ["# housing-flows team stack: `source` this file in a client's shell. Secret: 0600."]
+    lines += [f"export {k}={shlex.quote(v)}" for k, v in endpoints.client_env().items()]
+    return "\n".join(lines) + "\n"
+
+
+def down(state: Path) -> list[str]:
+    """Stop every program and supervisord; then any flow run a worker left behind.
+
+    Fails loudly if a process of the stack survives. Returns what was stopped.
+    """
+    layout = Layout(state.resolve())
+    stopped: list[str] = []
+    pid = supervisord_pid(layout)
+    if pid:
+        status = supervisorctl(layout, "status", check=False)
+        stopped = [line.split()[0] for line in status.splitlines() if "RUNNING" in line]
+        supervisorctl(layout, "shutdown", check=False)  # stops programs, then itself
+        _wait_gone(pid, 60)
+    leftovers = stack_processes(layout.state)
+    for proc in leftovers:
+        _kill(proc)
+    alive = stack_processes(layout.state)
+    if alive:
+        raise SystemExit(f"still running after SIGKILL: pids {alive}")
+    if leftovers:
+        stopped.append(f"{len(leftovers)} orphaned process(es)")
+    layout.record.unlink(missing_ok=True)
+    return stopped
+
+
+def stack_processes(state: Path) -> list[int]:
+    """Pids of the stack's processes: the stack's folder in their command line, or a
+    PREFECT_HOME inside it (flow runs inherit their worker's). Never this process's ancestors.
+    """
+    in_cmdline = str(state).encode()
+    in_environ = f"PREFECT_HOME={state}/".encode()
+    spared = _ancestors()
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        if int(proc.name) in spared:
+            continue
+        try:
+            if in_cmdline in (proc / "cmdline").read_bytes() or any(
+                entry.startswith(in_environ)
+                for entry in (proc / "environ").read_bytes().split(b"\0")
+            ):
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+def _ancestors() -> set[int]:
+    pids, pid = set(), os.getpid()
+    while pid > 1:
+        pids.add(pid)
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            break
+    return pids
+
+
+def _wait_gone(pid: int, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
         except ProcessLookupError:
             return
-        deadline = time.monotonic() + wait
+        time.sleep(0.2)
+
+
+def _kill(pid: int) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            if not _group_alive(pgid):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
                 return
             time.sleep(0.2)
 
 
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return _has_live_member(pgid)
-
-
-def _has_live_member(pgid: int) -> bool:
-    """A group whose only members are zombies (exited, not yet reaped) counts as stopped."""
-    for status in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = status.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
-
-
-def _run(command: list[str], env: Mapping[str, str]) -> None:
-    done = subprocess.run(command, env=dict(env), cwd=REPO, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(
-            f"{' '.join(command)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
-        )
-
-
-# --- the command line -------------------------------------------------------------------------
-
-
 def _state_dir() -> Path:
     return Path(os.environ.get("HOUSING_STACK_DIR", REPO / ".housing" / "stack")).resolve()
-
-
-def up(state: Path, prefect_port: int, mlflow_port: int, workers: int = 1) -> dict[str, Any]:
-    """Start everything; on any failure stop what was started. Returns what runs where."""
-    pids = state / "pids.json"
-    if pids.exists():
-        raise SystemExit(f"a stack is already up ({pids}); run `down` first")
-    started: list[Service] = []
-    try:
-        started.append(start_prefect(state / "prefect-home", prefect_port, ui=True))
-        started.append(start_mlflow(state / "mlflow", mlflow_port))
-        env = worker_env(started[0].url, started[1].url, state / "results")
-        ensure_work_pool(env)
-        deploy_all(env)
-        for i in range(1, workers + 1):
-            started.append(start_worker(f"housing-worker-{i}", env, state / f"worker-{i}.log"))
-    except BaseException:
-        for service in reversed(started):
-            service.stop()
-        raise
-    record = {s.name: {"pid": s.pid, "url": s.url, "log": str(s.log)} for s in started}
-    pids.write_text(json.dumps(record, indent=2))
-    return record
-
-
-def down(state: Path) -> list[str]:
-    """Stop workers first, servers last; fails loudly if any process group survives."""
-    pids = state / "pids.json"
-    if not pids.exists():
-        return []
-    record = json.loads(pids.read_text())
-    for name in reversed(list(record)):  # workers first, servers last
-        stop_group(int(record[name]["pid"]))
-    left = [n for n, r in record.items() if _group_alive(int(r["pid"]))]
-    if left:
-        raise SystemExit(f"still running after SIGKILL: {', '.join(left)}")
-    pids.unlink()
-    return list(record)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -305,35 +502,35 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    start = sub.add_parser("up", help="start servers, create the pool, deploy, start workers")
-    start.add_argument("--workers", type=int, default=1)
+    start = sub.add_parser("up", help="start servers, bootstrap, deploy, start workers")
+    start.add_argument("--profile", choices=PROFILES, default="dev")
+    start.add_argument("--workers", type=int, default=None, help="default: dev 1, team 2")
     sub.add_parser("down", help="stop every process of the stack")
     sub.add_parser("status", help="what runs, and where")
     args = parser.parse_args(argv)
     state = _state_dir()
+    layout = Layout(state)
     if args.command == "up":
-        ports = (
-            int(os.environ.get("HOUSING_PREFECT_PORT", "4200")),
-            int(os.environ.get("HOUSING_MLFLOW_PORT", "5000")),
-        )
-        record = up(state, *ports, workers=args.workers)
-        print(f"Prefect UI:  {str(record['prefect']['url']).removesuffix('/api')}")
-        print(f"MLflow UI:   {record['mlflow']['url']}")
-        print(f"workers:     {', '.join(n for n in record if n.startswith('housing-worker'))}")
-        print("\nUse it from this shell:")
-        print(f"  export PREFECT_API_URL={record['prefect']['url']}")
-        print(f"  export MLFLOW_TRACKING_URI={record['mlflow']['url']}")
+        record = up(state, args.profile, workers=args.workers)
+        print(f"{args.profile} stack up in {record['seconds']:.0f} s")
+        print(f"Prefect UI:  {record['prefect_ui']}")
+        print(f"MLflow UI:   {record['mlflow']}")
+        print(f"workers:     {', '.join(record['workers'])}")
+        print(f"logs:        {record['logs']}")
+        if args.profile == "team":
+            print(f"\nUse it from a shell:  source {record['env_file']}")
+            print("(it holds the trainer's MLflow password and the Prefect auth string)")
+        else:
+            print("\nUse it from this shell:")
+            print(f"  export PREFECT_API_URL={record['prefect_api']}")
+            print(f"  export MLFLOW_TRACKING_URI={record['mlflow']}")
     elif args.command == "down":
         stopped = down(state)
         print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    elif supervisord_pid(layout) is None:
+        print("no stack is up")
     else:
-        pids = state / "pids.json"
-        if not pids.exists():
-            print("no stack is up")
-            return 0
-        for name, entry in json.loads(pids.read_text()).items():
-            alive = "running" if _group_alive(int(entry["pid"])) else "STOPPED"
-            print(f"{name:20} {alive:8} {entry['url']}  log: {entry['log']}")
+        print(supervisorctl(layout, "status", check=False), end="")
     return 0
 
 

@@ -21,6 +21,7 @@ from housing_core.reports.training import training_report
 from housing_core.settings import Settings, SettingsError, load_settings
 from housing_core.tracking.lineage import Lineage
 from housing_core.versioning import model_code_version, training_key
+from tasks.caching import cache_locks, isolated
 from tasks.data import (
     fingerprint_source,
     load_housing_data,
@@ -84,14 +85,22 @@ def training_flow(
     logger.info("training %s on %s", _model_label(settings), settings.data.source)
     add_flow_run_tags(f"model:{settings.model.family}")
 
+    # with a lock server, two workers that start the same step at once compute it once
+    locks = cache_locks(settings.cache)
+    load = isolated(load_housing_data, locks)
+    validate = isolated(validate_housing_data, locks)
+    split = isolated(split_housing_data, locks)
+    train = isolated(train_model, locks)
+    evaluate = isolated(evaluate_model, locks)
+
     source, timeout = settings.data.source, settings.data.download_timeout_s
     fingerprint = fingerprint_source(source, timeout)
-    ingested = load_housing_data(source, fingerprint, timeout)
-    clean = validate_housing_data(ingested, settings.data)
-    parts = split_housing_data(clean, settings.split)
+    ingested = load(source, fingerprint, timeout)
+    clean = validate(ingested, settings.data)
+    parts = split(clean, settings.split)
     check_tracking_server(settings)  # before the costly steps: fail fast when MLflow is down
-    fitted = train_model(parts.train, settings.model)
-    evaluated = evaluate_model(fitted, parts.test, settings.registration_gates)
+    fitted = train(parts.train, settings.model)
+    evaluated = evaluate(fitted, parts.test, settings.registration_gates)
 
     lineage = _lineage(settings, ingested.version, ingested.source)
     name = run_name or f"{_model_label(settings)}-{datetime.now(UTC):%Y%m%d-%H%M%S}"

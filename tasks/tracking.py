@@ -17,6 +17,7 @@ from housing_core.settings import Settings
 from housing_core.tracking.connection import open_tracking
 from housing_core.tracking.lineage import Lineage
 from housing_core.tracking.runs import LoggedTraining, log_training
+from tasks.caching import cache_locks, holding
 
 MLFLOW_RETRY_DELAYS: list[float] = [2, 5]
 
@@ -63,8 +64,14 @@ def log_and_register(
     importance: pd.DataFrame,
     training_seconds: float,
 ) -> LoggedTraining:
-    """Idempotent: the same training (data, code, config) is logged and registered once."""
-    with open_tracking(settings) as tracking:
+    """Idempotent: the same training (data, code, config) is logged and registered once.
+
+    With a lock server the check-then-register is one worker at a time per training, so two
+    workers that finish the same training together register one version.
+    """
+    locks = cache_locks(settings.cache)
+    key = f"housing-register-{lineage.training_key}"
+    with holding(locks, key, settings.cache.lock_timeout_s), open_tracking(settings) as tracking:
         logged = log_training(
             tracking,
             settings,

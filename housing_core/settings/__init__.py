@@ -15,6 +15,7 @@ Two sets of gates, one name each:
 
 from housing_core.settings.loading import SettingsError, load_settings
 from housing_core.settings.sections import (
+    CacheSettings,
     DataSettings,
     EnvironmentPolicy,
     FeatureSettings,
@@ -31,6 +32,7 @@ from housing_core.settings.sections import (
 from housing_core.settings.tree import Settings
 
 __all__ = [
+    "CacheSettings",
     "DataSettings",
     "EnvironmentPolicy",
     "FeatureSettings",

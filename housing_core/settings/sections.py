@@ -180,6 +180,34 @@ class PromotionSettings(_Frozen):
     )
 
 
+class CacheSettings(_Frozen):
+    """How cached steps are shared between workers. Where results live is Prefect's own
+    setting, PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK (an S3 bucket block on a team)."""
+
+    lock_url: SecretStr | None = Field(
+        None,
+        description="redis://[user:password@]host:port/db: cached steps and registration take "
+        "a lock there, so two workers that start the same training at once train it once; "
+        "unset: no locks (one machine)",
+    )
+    lock_timeout_s: float = Field(
+        3600.0,
+        gt=0,
+        description="longest a step may hold its lock (a dead worker's lock expires then) "
+        "and longest another worker waits for it",
+    )
+
+    @field_validator("lock_url", mode="before")
+    @classmethod
+    def _redis_url(cls, value: object) -> object:
+        if value in ("", None):
+            return None
+        text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        if not text.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return text
+
+
 EnvironmentPolicy = Literal["auto", "own"]
 
 

@@ -17,6 +17,7 @@ from pydantic_settings import (
 )
 
 from housing_core.settings.sections import (
+    CacheSettings,
     DataSettings,
     HistGradientBoostingConfig,
     MlflowSettings,
@@ -50,6 +51,7 @@ class Settings(BaseSettings):
     mlflow: MlflowSettings = MlflowSettings()
     promotion: PromotionSettings = PromotionSettings()
     serving: ServingSettings = ServingSettings()
+    cache: CacheSettings = CacheSettings()
     state_dir: Path = Field(
         Path(LOCAL_STATE_DIR), description="embedded MLflow store, served models, environments"
     )

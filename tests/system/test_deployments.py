@@ -1,7 +1,8 @@
 """End to end, as an operator runs it: the stack, `prefect deploy`, a worker, deployment runs.
 
-One module-scoped stack (its own Prefect server, MLflow server, pool and worker) brought up
-with `deployments.stack.up` and taken down with `deployments.stack.down`.
+One module-scoped dev stack (its own Prefect server, MLflow server, pool and worker, under
+supervisord) brought up with `deployments.stack.up` and taken down with `.down`; then the
+team profile's `up`, its stack.env, and its `down`.
 """
 
 from __future__ import annotations
@@ -9,7 +10,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
+import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,10 +25,9 @@ import pytest
 
 from deployments import stack
 from housing_core.data.contract import FEATURE_COLUMNS
-from tests.conftest import mlflow_client
+from tests.conftest import REPO, mlflow_client
 from tests.servers import BIN, free_port, start_housing_serve
 
-REPO = Path(__file__).resolve().parents[2]
 MODEL = "housing_price_predictor"
 
 
@@ -38,7 +41,8 @@ def running_stack(
     for name in [n for n in os.environ if n.startswith(("HOUSING_MLFLOW__", "HOUSING_MODEL__"))]:
         del os.environ[name]
     try:
-        record = stack.up(state, free_port(), free_port(), workers=1)
+        ports = {**stack.DEFAULT_PORTS, "prefect": free_port(), "mlflow": free_port()}
+        record = stack.up(state, "dev", ports, workers=1)
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -52,8 +56,8 @@ def running_stack(
 def cli_env(running_stack: dict[str, Any]) -> dict[str, str]:
     return {
         **os.environ,
-        "PREFECT_API_URL": running_stack["prefect"]["url"],
-        "MLFLOW_TRACKING_URI": running_stack["mlflow"]["url"],
+        "PREFECT_API_URL": running_stack["prefect_api"],
+        "MLFLOW_TRACKING_URI": running_stack["mlflow"],
     }
 
 
@@ -78,7 +82,7 @@ def run_deployment(running_stack: dict[str, Any], name: str, *args: str) -> tupl
         timeout=700,
     )
     elapsed = time.monotonic() - started
-    worker_log = Path(running_stack["housing-worker-1"]["log"]).read_text()[-3000:]
+    worker_log = (Path(running_stack["logs"]) / "housing-worker-1.log").read_text()[-3000:]
     assert done.returncode == 0, f"{done.stdout}\n{done.stderr}\nworker:\n{worker_log}"
     match = re.search(r"UUID:\s*([0-9a-f-]{36})", done.stdout)
     assert match, done.stdout
@@ -88,7 +92,7 @@ def run_deployment(running_stack: dict[str, Any], name: str, *args: str) -> tupl
 def test_deployments_are_registered_with_their_schedule_and_pool(
     running_stack: dict[str, Any],
 ) -> None:
-    api = running_stack["prefect"]["url"]
+    api = running_stack["prefect_api"]
 
     nightly = httpx.get(f"{api}/deployments/name/housing-training/nightly", timeout=30).json()
     adhoc = httpx.get(f"{api}/deployments/name/housing-training/adhoc", timeout=30).json()
@@ -111,7 +115,7 @@ def test_deployments_are_registered_with_their_schedule_and_pool(
 def test_adhoc_training_with_an_override_then_release_then_serve(
     running_stack: dict[str, Any], data_source: str, tmp_path: Path
 ) -> None:
-    tracking = running_stack["mlflow"]["url"]
+    tracking = running_stack["mlflow"]
     client = mlflow_client(tracking)
 
     # when an ad hoc training runs with nested parameter overrides
@@ -131,7 +135,7 @@ def test_adhoc_training_with_an_override_then_release_then_serve(
     (version,) = client.search_model_versions(f"name = '{MODEL}' and run_id = '{run.info.run_id}'")
 
     # and the flow run carries what ran, for the UI
-    api = running_stack["prefect"]["url"]
+    api = running_stack["prefect_api"]
     flow_run = httpx.get(f"{api}/flow_runs/{flow_run_id}", timeout=30).json()
     assert {"adhoc", "model:random_forest"} <= set(flow_run["tags"])
     assert flow_run["name"].startswith("random-forest-n20-d12-")
@@ -173,30 +177,105 @@ def test_adhoc_training_with_an_override_then_release_then_serve(
 
 
 def test_stack_down_leaves_no_process(running_stack: dict[str, Any]) -> None:
-    # given the running stack's process groups
-    pids = [
-        int(entry["pid"])
-        for name, entry in running_stack.items()
-        if isinstance(entry, dict) and "pid" in entry
-    ]
+    # given the running stack's supervisord
+    layout = stack.Layout(running_stack["state"])
+    supervisord = stack.supervisord_pid(layout)
+    assert supervisord and stack.stack_processes(running_stack["state"])
 
     # when it is taken down
     stopped = stack.down(running_stack["state"])
 
-    # then every group is gone and nothing else runs from the stack's folder
+    # then every program stopped, supervisord too, and nothing runs from the stack's folder
     assert set(stopped) == {"prefect", "mlflow", "housing-worker-1"}
-    assert not [pid for pid in pids if stack._group_alive(pid)]
-    marker = str(running_stack["state"])
-    leftovers = [proc.name for proc in Path("/proc").glob("[0-9]*") if _mentions(proc, marker)]
-    assert leftovers == []
+    assert not Path(f"/proc/{supervisord}").exists()
+    assert stack.stack_processes(running_stack["state"]) == []
+    assert stack.supervisord_pid(layout) is None
 
 
-def _mentions(proc: Path, marker: str) -> bool:
-    """Whether a process was started with the stack's folder in its command line or env."""
-    for name in ("cmdline", "environ"):
-        try:
-            if marker in (proc / name).read_bytes().decode(errors="replace"):
-                return True
-        except OSError:
-            continue
-    return False
+def test_team_profile_up_writes_a_client_env_and_down_leaves_nothing(data_source: str) -> None:
+    """`python -m deployments.stack up --profile team` (what `make stack-up PROFILE=team` runs)."""
+    # postgres runs as its own user: its folder's parents must let it through (pytest's do not)
+    state = Path(tempfile.mkdtemp(prefix="housing-team-stack-"))
+    state.chmod(0o755)
+    ports = {f"HOUSING_{part.upper()}_PORT": str(free_port()) for part in stack.DEFAULT_PORTS}
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PREFECT_"))},
+        **ports,
+        "HOUSING_STACK_DIR": str(state),
+        "HOUSING_DATA__SOURCE": data_source,
+    }
+    command = [str(BIN / "python"), "-m", "deployments.stack"]
+    try:
+        started = time.monotonic()
+        up = subprocess.run(
+            [*command, "up", "--profile", "team", "--workers", "1"],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=400,
+        )
+        print(f"team stack up in {time.monotonic() - started:.1f} s")
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "source " in up.stdout and "MLflow UI:" in up.stdout
+
+        # then stack.env holds a client's exports, readable by its owner only
+        env_file = state / "stack.env"
+        assert env_file.stat().st_mode & 0o077 == 0
+        exports = dict(
+            re.findall(r"^export ([A-Z0-9_]+)=(.*)$", env_file.read_text(), flags=re.MULTILINE)
+        )
+        needed = {
+            "PREFECT_API_URL",
+            "PREFECT_API_AUTH_STRING",
+            "MLFLOW_TRACKING_URI",
+            "MLFLOW_TRACKING_USERNAME",
+            "MLFLOW_TRACKING_PASSWORD",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_ENDPOINT_URL_S3",
+        }
+        assert needed <= set(exports), exports.keys()
+        assert exports["MLFLOW_TRACKING_USERNAME"] == "trainer"
+
+        # and a shell that sources it gets them, and reaches both servers as the trainer
+        shell = subprocess.run(
+            ["bash", "-c", f"source {env_file} && env -0"],
+            env={"PATH": os.environ["PATH"]},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        client = dict(line.split("=", 1) for line in shell.stdout.split("\0") if "=" in line)
+        assert {k: client[k] for k in needed} == {k: shlex.split(exports[k])[0] for k in needed}
+        mlflow_api = f"{client['MLFLOW_TRACKING_URI']}/api/2.0/mlflow/experiments/get-by-name"
+        params = {"experiment_name": "housing_price_prediction"}
+        trainer = (client["MLFLOW_TRACKING_USERNAME"], client["MLFLOW_TRACKING_PASSWORD"])
+        assert httpx.get(mlflow_api, params=params, auth=trainer).status_code == 200
+        assert httpx.get(mlflow_api, params=params).status_code == 401
+        inspect = subprocess.run(
+            [str(BIN / "prefect"), "work-pool", "inspect", "housing"],
+            env={**os.environ, **client},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert inspect.returncode == 0, inspect.stderr
+
+        # and every port the stack's processes listen on is loopback
+        pids = set(stack.stack_processes(state))
+        sockets = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True).stdout
+        ours = [
+            line.split()[3]
+            for line in sockets.splitlines()
+            if {int(p) for p in re.findall(r"pid=(\d+)", line)} & pids
+        ]
+        assert ours and all(address.startswith("127.0.0.1:") for address in ours), ours
+    finally:
+        down = subprocess.run(
+            [*command, "down"], env=env, cwd=REPO, capture_output=True, text=True, timeout=200
+        )
+        left = stack.stack_processes(state)
+        shutil.rmtree(state, ignore_errors=True)
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert left == []

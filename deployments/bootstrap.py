@@ -1,0 +1,134 @@
+"""The one-shot set-up of a running stack: what the servers need once, before the first run.
+
+    python -m deployments.bootstrap results-block   # the S3 result-storage block (team)
+
+- MLflow users: `trainer` may write the project's experiment and registered model, `reader`
+  may only read (the server's default permission). Done as the admin, over the REST API.
+- The result-storage block the workers share: bucket and folder only. The keys and the
+  endpoint stay in each worker's environment (boto3's AWS_* variables), not in Prefect's DB.
+- The `housing` process work pool, and `prefect deploy --all`.
+
+Each step is idempotent: running it against a bootstrapped stack changes nothing.
+Every Prefect step runs as a subprocess with the caller's environment (PREFECT_API_URL,
+PREFECT_API_AUTH_STRING), as an operator's shell would.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import httpx
+
+from deployments.services import BIN, REPO, RESULTS_BLOCK, RESULTS_BUCKET, WORK_POOL
+from housing_core.settings.sections import EXPERIMENT_NAME, REGISTERED_MODEL_NAME
+
+WRITERS = ("trainer",)  # users who may train, register and promote
+
+
+def mlflow_users(
+    tracking_uri: str,
+    admin_password: str,
+    users: Mapping[str, str],
+    experiment: str = EXPERIMENT_NAME,
+    model: str = REGISTERED_MODEL_NAME,
+) -> None:
+    """Create `users` (name: password); give the writers EDIT on the experiment and model."""
+    with httpx.Client(base_url=tracking_uri, auth=("admin", admin_password), timeout=30) as api:
+        for name, password in users.items():
+            found = api.get("/api/2.0/mlflow/users/get", params={"username": name})
+            if found.status_code != 200:
+                _ok(
+                    api.post(
+                        "/api/2.0/mlflow/users/create",
+                        json={"username": name, "password": password},
+                    )
+                )
+        experiment_id = _experiment_id(api, experiment)
+        if (
+            api.get("/api/2.0/mlflow/registered-models/get", params={"name": model}).status_code
+            != 200
+        ):
+            _ok(api.post("/api/2.0/mlflow/registered-models/create", json={"name": model}))
+        for name in WRITERS:
+            if name not in users:
+                continue
+            for kind, resource in (("experiment", experiment_id), ("registered_model", model)):
+                _ok(
+                    api.post(
+                        "/api/3.0/mlflow/users/permissions/grant",
+                        json={
+                            "username": name,
+                            "resource_type": kind,
+                            "resource_id": resource,
+                            "permission": "EDIT",
+                        },
+                    )
+                )
+
+
+def _experiment_id(api: httpx.Client, name: str) -> str:
+    found = api.get("/api/2.0/mlflow/experiments/get-by-name", params={"experiment_name": name})
+    if found.status_code == 200:
+        return str(found.json()["experiment"]["experiment_id"])
+    created = _ok(api.post("/api/2.0/mlflow/experiments/create", json={"name": name}))
+    return str(created.json()["experiment_id"])
+
+
+def _ok(response: httpx.Response) -> httpx.Response:
+    if response.status_code != 200:
+        raise RuntimeError(
+            f"MLflow {response.request.method} {response.request.url.path}: "
+            f"{response.status_code} {response.text[:500]}"
+        )
+    return response
+
+
+def results_block(env: Mapping[str, str]) -> None:
+    """Save the shared result-storage block (through a subprocess with `env`)."""
+    _run([sys.executable, "-m", "deployments.bootstrap", "results-block"], env)
+
+
+def ensure_work_pool(env: Mapping[str, str]) -> None:
+    """Create the process pool once; an existing pool is left as it is."""
+    inspect = subprocess.run(
+        [str(BIN / "prefect"), "work-pool", "inspect", WORK_POOL],
+        env=dict(env),
+        capture_output=True,
+        text=True,
+    )
+    if inspect.returncode == 0:
+        return
+    _run([str(BIN / "prefect"), "work-pool", "create", WORK_POOL, "--type", "process"], env)
+
+
+def deploy_all(env: Mapping[str, str], cwd: Path = REPO) -> None:
+    """`prefect deploy --all` from a checkout: reads its prefect.yaml."""
+    _run([str(BIN / "prefect"), "--no-prompt", "deploy", "--all"], env, cwd)
+
+
+def _run(command: list[str], env: Mapping[str, str], cwd: Path = REPO) -> None:
+    done = subprocess.run(command, env=dict(env), cwd=cwd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"{' '.join(command)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+        )
+
+
+def _save_results_block() -> None:
+    from prefect_aws import AwsCredentials, S3Bucket
+
+    block_type, _, name = RESULTS_BLOCK.partition("/")
+    assert block_type == "s3-bucket", RESULTS_BLOCK
+    # no keys and no endpoint: boto3 reads AWS_* from each worker's environment
+    S3Bucket(
+        bucket_name=RESULTS_BUCKET, bucket_folder="results", credentials=AwsCredentials()
+    ).save(name, overwrite=True)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["results-block"]:
+        sys.exit(__doc__)
+    _save_results_block()
