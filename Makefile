@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # no telemetry from the temporary Prefect server of an embedded run (no internet here anyway)
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: setup run test check lint typecheck unit bench lock stack-up stack-down stack-status clean
+.PHONY: setup run test check lint typecheck unit bench lock system-deps stack-up stack-down stack-status clean
 
 # The exact versions come from requirements.lock: a fresh machine gets what CI tested.
 $(STAMP): pyproject.toml requirements.lock
@@ -30,7 +30,7 @@ typecheck: setup
 
 check: lint typecheck  ## static checks only
 
-test: check  ## static checks, then every test (starts its own MLflow and Prefect servers)
+test: check  ## static checks, then every test (starts its own servers; needs `make system-deps`)
 	$(BIN)/python -m pytest
 
 unit: setup  ## the quick tests that need no server
@@ -54,8 +54,13 @@ lock:  ## re-resolve pyproject.toml's dependencies in a scratch venv and pin the
 clean:
 	rm -rf .housing .pytest_cache .mypy_cache .ruff_cache
 
-stack-up: setup  ## local Prefect + MLflow servers, the `housing` pool, deployments, one worker
-	$(BIN)/python -m deployments.stack up
+PROFILE ?= dev
+
+system-deps:  ## PostgreSQL 15, Redis and s3rver, for the team profile and the tests (root/sudo)
+	./deployments/system-deps.sh
+
+stack-up: setup  ## the local stack under supervisord (PROFILE=dev | team; see deployments/README.md)
+	$(BIN)/python -m deployments.stack up --profile $(PROFILE)
 
 stack-down:  ## stop every process of the local stack
 	$(BIN)/python -m deployments.stack down
