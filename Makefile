@@ -30,7 +30,7 @@ typecheck: setup
 
 check: lint typecheck  ## static checks only
 
-test: check  ## static checks, then every test (starts its own servers; needs `make system-deps`)
+test: check system-deps  ## static checks, then every test (starts its own servers on loopback)
 	$(BIN)/python -m pytest
 
 unit: setup  ## the quick tests that need no server
