@@ -33,7 +33,7 @@ check: lint typecheck  ## static checks only
 test: check system-deps  ## static checks, then every test (starts its own servers on loopback)
 	$(BIN)/python -m pytest
 
-unit: setup  ## the quick tests that need no server
+unit: setup  ## the quick tests (no server but a throw-away Redis)
 	$(BIN)/python -m pytest tests/core tests/tasks
 
 bench: setup  ## benchmark scripts that print figures (about 15 minutes)

@@ -202,3 +202,18 @@ def test_the_two_gate_sets_have_one_name_each() -> None:
     assert settings.registration_gates.max_rmse == 1.0
     assert settings.promotion.gates.max_rmse == 2.0
     assert settings.promotion.gates.min_improvement == 0.005
+
+
+def test_the_lock_url_must_be_redis_and_stays_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a URL of another scheme is refused, naming the variable and the rule
+    monkeypatch.setenv("HOUSING_CACHE__LOCK_URL", "http://127.0.0.1:6379/0")
+    (problem,) = problems()
+    assert "cache.lock_url" in problem and "HOUSING_CACHE__LOCK_URL" in problem
+    assert "redis://" in problem
+
+    # a Redis URL with a password is accepted, and its repr hides it
+    monkeypatch.setenv("HOUSING_CACHE__LOCK_URL", "redis://:hunter2-secret@127.0.0.1:6379/0")
+    settings = load_settings()
+    assert settings.cache.lock_url is not None
+    assert settings.cache.lock_url.get_secret_value().endswith("@127.0.0.1:6379/0")
+    assert "hunter2" not in repr(settings) and "hunter2" not in str(settings.model_dump())

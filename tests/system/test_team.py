@@ -6,8 +6,9 @@ One module-scoped stack (`tests/team.py`), the tests in order:
 2. Worker A stops; the same run on worker B reads every step's result from the bucket.
 3. Two identical new runs start together on A and B: one trains, one version.
 4. A release moves `production`; housing-serve as `reader` serves it; 401s and a 403.
-5. A Prefect restart while a lease is held: the lease survives and frees its slot.
-6. Everything stops, and nothing of the stack is left running.
+5. No secret is in a log, an artifact, a deployment, a flow run's parameters or MLflow.
+6. A Prefect restart while a lease is held: the lease survives and frees its slot.
+7. Everything stops, and nothing of the stack is left running.
 """
 
 from __future__ import annotations
@@ -353,7 +354,37 @@ def test_4_release_then_serve_as_reader_and_what_auth_refuses(
         assert api.post("/flow_runs/filter", json={"limit": 1}).status_code == 200
 
 
-def test_5_a_lease_outlives_a_prefect_restart(team: Team) -> None:
+def test_5_no_secret_is_in_logs_artifacts_deployments_or_mlflow(team: Team) -> None:
+    secret_values = [
+        team.stack.passwords["trainer"],
+        team.stack.passwords["reader"],
+        team.stack.passwords["admin"],
+        team.stack.prefect_auth.split(":", 1)[1],
+    ]
+    # everything the runs so far left in Prefect: logs, artifacts, flow runs, deployments
+    with prefect_api(team) as api:
+        seen = [
+            api.post("/logs/filter", json={"limit": 200, "offset": offset}).text
+            for offset in range(0, 5000, 200)
+        ]
+        seen.append(api.post("/artifacts/filter", json={}).text)
+        seen.append(api.post("/flow_runs/filter", json={}).text)
+        seen.append(api.post("/deployments/filter", json={}).text)
+    # every MLflow run's params and tags, and the workers' own logs
+    client = mlflow_as(team, "reader")
+    experiment = client.get_experiment_by_name("housing_price_prediction")
+    assert experiment is not None
+    for run in client.search_runs([experiment.experiment_id]):
+        seen.append(json.dumps({"params": run.data.params, "tags": run.data.tags}))
+    seen += [team.worker_log(name) for name in team.folders]
+    seen.append((REPO / "prefect.yaml").read_text())
+
+    assert sum("log-and-register" in text for text in seen) > 0  # the logs were read
+    leaked = [value[:4] + "..." for value in secret_values if any(value in t for t in seen)]
+    assert leaked == []
+
+
+def test_6_a_lease_outlives_a_prefect_restart(team: Team) -> None:
     # given a slot of a one-slot limit held under a lease
     with prefect_api(team) as api:
         api.post("/v2/concurrency_limits/", json={"name": "team-test-lock", "limit": 1})
@@ -384,7 +415,7 @@ def test_5_a_lease_outlives_a_prefect_restart(team: Team) -> None:
         assert api.get("/v2/concurrency_limits/team-test-lock").json()["active_slots"] == 0
 
 
-def test_6_everything_stops_and_nothing_is_left(team: Team) -> None:
+def test_7_everything_stops_and_nothing_is_left(team: Team) -> None:
     pids = [s.pid for s in [*team.workers.values(), *team.stack.servers.values()]]
     ports = [int(s.url.rsplit(":", 1)[1].split("/")[0]) for s in team.stack.servers.values()]
     for worker in team.workers.values():
