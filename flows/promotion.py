@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from prefect import flow
 from prefect.logging import get_run_logger
@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from housing_core.promotion import decision as decisions
 from housing_core.promotion.records import move_tags
-from housing_core.promotion.report import report
+from housing_core.promotion.report import headline, report
 from housing_core.settings import load_settings
 from tasks.data import (
     fingerprint_source,
@@ -63,10 +63,19 @@ class PromotionSummary(BaseModel):
     versions: list[VersionScore]
 
 
+def name_run(params: dict[str, Any], at: datetime | None = None) -> str:
+    """`promote-20261201-031500`, `rollback-...`, `promote-dry-run-...`."""
+    mode = str(params.get("mode", "promote")) + ("-dry-run" if params.get("dry_run") else "")
+    return f"{mode}-{(at or datetime.now(UTC)):%Y%m%d-%H%M%S}"
+
+
 def describe_run() -> str:
+    """Keeps a name `housing-run` gave the run at submission; else names it now."""
     params = flow_run.get_parameters() or {}
-    mode = params.get("mode", "promote") + ("-dry-run" if params.get("dry_run") else "")
-    return f"{mode}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    given = flow_run.get_name() or ""
+    if given.startswith(name_run(params).rsplit("-", 2)[0] + "-"):
+        return given
+    return name_run(params)
 
 
 @flow(name="housing-promotion", flow_run_name=describe_run, validate_parameters=True)
@@ -131,7 +140,7 @@ def promotion_flow(
                 flow_run_id=str(flow_run.get_id() or ""),
                 data_version=ingested.version,
             )
-            move_alias(settings, decision, tags)
+            move_alias(settings, decision, tags, n_rows=len(parts.test))
 
     publish_report(
         key="housing-promotion-report",
@@ -144,7 +153,7 @@ def promotion_flow(
             data_version=ingested.version,
             gates=None if mode == "rollback" else rules.gates,
         ),
-        description=f"housing-promotion: {decision.reason[:200]}",
+        description=f"{headline(decision, rules.alias, dry_run)}. {decision.reason[:300]}",
     )
     return _summary(mode, dry_run, decision, rules.alias, name, ingested.version)
 

@@ -15,6 +15,7 @@ from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
 from pydantic import BaseModel
 
+from housing_core.data.source import source_uri
 from housing_core.formatting import format_metrics
 from housing_core.reports.markdown import run_link
 from housing_core.reports.training import training_report
@@ -50,14 +51,29 @@ class TrainingSummary(BaseModel):
     data_version: str
 
 
-def describe_run() -> str:
-    """Flow-run name: model family, key parameters and the date, e.g. `hist-gb-lr0.08-...`."""
-    params = flow_run.get_parameters() or {}
+def run_label(params: dict[str, Any]) -> str:
+    """What a training with these parameters trains, e.g. `random-forest-n150-d20`."""
     try:
-        label = _model_label(load_settings(_overrides(**params)))
+        return _model_label(load_settings(_overrides(**params)))
     except (SettingsError, TypeError):  # the flow itself refuses them, with the reason
-        label = "invalid-settings"
-    return f"{label}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+        return "invalid-settings"
+
+
+def name_run(params: dict[str, Any], at: datetime | None = None) -> str:
+    """Flow-run name: model family, key parameters and the moment, e.g. `hist-gb-lr0.08-...`.
+
+    The same name is the MLflow run's: one name per training in both UIs.
+    """
+    return f"{run_label(params)}-{(at or datetime.now(UTC)):%Y%m%d-%H%M%S}"
+
+
+def describe_run() -> str:
+    """Keeps a name `housing-run` gave the run at submission; else names it now."""
+    params = flow_run.get_parameters() or {}
+    given = flow_run.get_name() or ""
+    if given.startswith(f"{run_label(params)}-"):
+        return given
+    return name_run(params)
 
 
 @flow(name="housing-training", flow_run_name=describe_run, validate_parameters=True)
@@ -103,7 +119,7 @@ def training_flow(
     evaluated = evaluate(fitted, parts.test, settings.registration_gates)
 
     lineage = _lineage(settings, ingested.version, ingested.source)
-    name = run_name or f"{_model_label(settings)}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    name = run_name or flow_run.get_name() or name_run({"model": model})
     logged = log_and_register(
         settings,
         lineage,
@@ -114,6 +130,8 @@ def training_flow(
         evaluated.evaluation,
         evaluated.importance,
         fitted.seconds,
+        # the MLflow run starts when the training did, if it trained in this flow run
+        fitted.started_at if fitted.flow_run_id == str(flow_run.get_id()) else None,
     )
 
     result = evaluated.evaluation
@@ -131,7 +149,7 @@ def training_flow(
             data_version=ingested.version,
             notes=logged.notes,
         ),
-        description=f"{settings.model.family}: {format_metrics(result.metrics)}",
+        description=f"{name}: {_verdict(result.passed, logged)}; {format_metrics(result.metrics)}",
     )
     if not result.passed:
         raise QualityGateError("model not registered: " + "; ".join(result.failures()))
@@ -146,6 +164,14 @@ def training_flow(
         tracking_uri=logged.tracking_uri,
         data_version=ingested.version,
     )
+
+
+def _verdict(passed: bool, logged: Any) -> str:
+    if not passed:
+        return "not registered (missed its checks)"
+    if logged.reused:
+        return f"already registered as v{logged.registered_version}"
+    return f"registered as v{logged.registered_version}"
 
 
 def _overrides(
@@ -180,7 +206,7 @@ def _lineage(settings: Settings, data_version: str, source: str) -> Lineage:
         training_key=training_key(data_version, code, config),
         data_version=data_version,
         code_version=code,
-        data_source=source,
+        data_source=source_uri(source),
         flow_run_id=str(flow_run.get_id() or ""),
     )
 

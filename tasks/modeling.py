@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pandas as pd
 from prefect import task
 from prefect.logging import get_run_logger
+from prefect.runtime import flow_run
 from prefect.utilities.hashing import hash_objects
 from sklearn.pipeline import Pipeline
 
@@ -26,6 +27,8 @@ class TrainedModel:
     pipeline: Pipeline
     cache_token: str
     seconds: float
+    started_at: float = 0.0  # epoch seconds
+    flow_run_id: str = ""  # the flow run that trained it (a cached result carries another's)
 
 
 @dataclass(frozen=True)
@@ -36,12 +39,13 @@ class EvaluatedModel:
 
 @task(name="train-model", cache_policy=TRAIN_CACHE, persist_result=True)
 def train_model(train: pd.DataFrame, config: ModelConfig) -> TrainedModel:
+    started_at = time.time()
     started = time.perf_counter()
     fitted = pipeline.train_model(train.loc[:, list(FEATURE_COLUMNS)], train[TARGET], config)
     seconds = time.perf_counter() - started
     get_run_logger().info("trained %s on %d rows in %.1f s", config.family, len(train), seconds)
     token = hash_objects(frame_token(train), config.model_dump(mode="json"), model_code_version())
-    return TrainedModel(fitted, str(token), seconds)
+    return TrainedModel(fitted, str(token), seconds, started_at, str(flow_run.get_id() or ""))
 
 
 @task(name="evaluate-model", cache_policy=EVALUATE_CACHE, persist_result=True)

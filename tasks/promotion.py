@@ -15,11 +15,13 @@ from prefect.client.schemas.objects import State, TaskRun
 from prefect.concurrency.sync import concurrency
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.logging import get_run_logger
+from prefect.runtime import flow_run
 
 from housing_core.formatting import format_metric
 from housing_core.promotion import scoring
 from housing_core.promotion.decision import Candidate, Decision
-from housing_core.promotion.records import ROLLBACK_TO_TAG
+from housing_core.promotion.records import ROLLBACK_TO_TAG, TAG_PREFIX
+from housing_core.reports import versions
 from housing_core.settings import PromotionSettings, Settings
 from housing_core.tracking import registry
 from housing_core.tracking.connection import open_tracking
@@ -154,14 +156,41 @@ def _retry_unless_overwritten(task: Task[..., Any], task_run: TaskRun, state: St
     retry_delay_seconds=MLFLOW_RETRY_DELAYS,
     retry_condition_fn=_retry_unless_overwritten,
 )
-def move_alias(settings: Settings, decision: Decision, tags: dict[str, str]) -> None:
-    """Move, re-read (fails loudly on a mismatch), then record the move on the version."""
+def move_alias(
+    settings: Settings, decision: Decision, tags: dict[str, str], n_rows: int = 0
+) -> None:
+    """Move, re-read (fails loudly on a mismatch), then record the move on the versions: tags
+    on the one that now serves, and a serving section in the description of both."""
     if decision.target is None:
         raise ValueError("nothing to move")
     name = settings.mlflow.registered_model_name
+    alias = settings.promotion.alias
     with open_tracking(settings) as tracking:
-        registry.move_alias(tracking.client, name, settings.promotion.alias, decision.target)
-        registry.set_version_tags(tracking.client, name, decision.target, tags)
+        client = tracking.client
+        registry.move_alias(client, name, alias, decision.target)
+        registry.set_version_tags(client, name, decision.target, tags)
+        at = tags[f"{TAG_PREFIX}at"]
+        url = flow_run.ui_url or ""
+        target_tags = registry.version_tags(client, name, decision.target)
+        records = {
+            decision.target: versions.promoted_record(
+                alias=alias,
+                action=decision.action,
+                at=at,
+                replaced=decision.previous,
+                rollback_to=target_tags.get(ROLLBACK_TO_TAG) or None,
+                reason=decision.reason,
+                scores=decision.scores_of(decision.target),
+                n_rows=n_rows,
+                flow_run_url=url,
+            )
+        }
+        if decision.previous:
+            records[decision.previous] = versions.replaced_record(
+                alias=alias, at=at, by=decision.target, flow_run_url=url
+            )
+        for version, record in records.items():
+            registry.describe_version(client, name, version, record)
     get_run_logger().info(
         "'%s' of %s moved from %s to v%s (%s)",
         settings.promotion.alias,

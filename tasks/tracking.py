@@ -63,6 +63,7 @@ def log_and_register(
     evaluation: Evaluation,
     importance: pd.DataFrame,
     training_seconds: float,
+    training_started_at: float | None = None,
 ) -> LoggedTraining:
     """Idempotent: the same training (data, code, config) is logged and registered once.
 
@@ -84,6 +85,8 @@ def log_and_register(
             importance,
             training_seconds,
             owner_is_gone=flow_run_has_ended,
+            flow_run_url=flow_run.ui_url or "",
+            started_at_ms=None if training_started_at is None else int(training_started_at * 1000),
         )
     logger = get_run_logger()
     for note in logged.notes:

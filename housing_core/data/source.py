@@ -95,3 +95,10 @@ def source_fingerprint(
     if validator:
         return f"{validator}|{response.headers.get('content-length', '')}"
     return read_source(source, timeout_s, client).version
+
+
+def source_uri(location: str) -> str:
+    """Where the data came from, resolvable anywhere: a URL as it is, a path as a file:// URI."""
+    if location.startswith(("http://", "https://", "s3://", "gs://", "file://")):
+        return location
+    return Path(location).expanduser().resolve().as_uri()

@@ -178,16 +178,13 @@ def plan_rollback(
     """Move the alias back to the version production replaced; only its smoke test must pass.
 
     No quality gate here: a rollback is an operator's call, made because production misbehaves.
+    With nowhere to go back to, the decision is to leave the alias as it is, with the reason;
+    a version to return to that fails its smoke test is refused (`RollbackError`).
     """
     if production is None:
-        raise RollbackError("nothing to roll back: no version carries the alias")
-    if not rollback_to:
-        raise RollbackError(
-            f"nothing to roll back to: production v{production} did not replace another version"
+        return Decision(
+            "none", None, None, "nothing to roll back: no version carries the alias", ()
         )
-    target = next((c for c in candidates if c.version == rollback_to), None)
-    if target is None:
-        raise ValueError(f"version {rollback_to} must be scored before rolling back to it")
     verdicts = tuple(
         Verdict(
             c.version,
@@ -197,6 +194,15 @@ def plan_rollback(
         )
         for c in candidates
     )
+    if not rollback_to:
+        reason = (
+            f"nothing to roll back to: production v{production} did not replace another "
+            "version, so it stays"
+        )
+        return Decision("keep", production, production, reason, verdicts)
+    target = next((c for c in candidates if c.version == rollback_to), None)
+    if target is None:
+        raise ValueError(f"version {rollback_to} must be scored before rolling back to it")
     if target.smoke_error:
         raise RollbackError(
             f"refusing to roll back to v{rollback_to}: smoke test failed: {target.smoke_error}"

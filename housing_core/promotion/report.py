@@ -11,6 +11,22 @@ from housing_core.reports.markdown import markdown_table
 from housing_core.settings import PromotionGates
 
 
+def headline(decision: Decision, alias: str, dry_run: bool, bold: bool = False) -> str:
+    """The decision in one line: `production` moved from v2 to v3 (promote)."""
+
+    def v(version: str | None) -> str:
+        return f"**v{version}**" if bold else f"v{version}"
+
+    name = f"`{alias}`" if bold else alias
+    if decision.moves:
+        verb = "would move" if dry_run else "moved"
+        before = f"from {v(decision.previous)}" if decision.previous else "(first time)"
+        return f"{name} {verb} {before} to {v(decision.target)} ({decision.action})"
+    if decision.action == "none":
+        return f"{name} is not set: nothing moved"
+    return f"{name} stays on {v(decision.target)}: no change"
+
+
 def report(
     decision: Decision,
     *,
@@ -23,20 +39,14 @@ def report(
     notes: Sequence[str] = (),
 ) -> str:
     """Markdown: the decision in one line, why, the table of every version scored, the gates."""
-    if decision.moves:
-        verb = "would move" if dry_run else "moved"
-        before = f"from **v{decision.previous}**" if decision.previous else "(first time)"
-        headline = f"`{alias}` {verb} {before} to **v{decision.target}** ({decision.action})"
-    elif decision.action == "none":
-        headline = f"`{alias}` not set: nothing to promote"
-    else:
-        headline = f"`{alias}` stays on **v{decision.target}**: no change"
     parts: list[Any] = [
         f"# Promotion of {model_name}{' (dry run: nothing moved)' if dry_run else ''}",
-        headline,
+        headline(decision, alias, dry_run, bold=True),
         f"**Why:** {decision.reason}",
         f"Scored on the same {n_rows:,} held-out rows (data version `{data_version[:16]}`).",
         markdown_table(decision.table()),
+        "## Candidates against production (RMSE, lower is better)",
+        rmse_chart(decision),
     ]
     if gates is not None:
         parts.append(
@@ -49,3 +59,22 @@ def report(
     if notes:
         parts += ["## Notes", *[f"- {n}" for n in notes]]
     return "\n\n".join(str(p) for p in parts)
+
+
+CHART_WIDTH = 30
+
+
+def rmse_chart(decision: Decision) -> str:
+    """A bar per version scored, as long as its RMSE: a chart any Markdown page shows."""
+    scored = [v for v in decision.verdicts if v.metrics.get("rmse") == v.metrics.get("rmse")]
+    if not scored:
+        return "_(no version scored)_"
+    top = max(v.metrics["rmse"] for v in scored)
+    rows = []
+    for verdict in scored:
+        rmse = verdict.metrics["rmse"]
+        eighths = round(CHART_WIDTH * 8 * rmse / top) if top > 0 else 0
+        bar = "█" * (eighths // 8) + ("", "▏", "▎", "▍", "▌", "▋", "▊", "▉")[eighths % 8]
+        label = f"v{verdict.version} ({verdict.role})"
+        rows.append({"version": label, "RMSE": format_metric("rmse", rmse), "chart": f"`{bar}`"})
+    return markdown_table(rows)

@@ -11,6 +11,7 @@ from mlflow.entities import LoggedModel
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException, RestException
 
+from housing_core.reports.versions import with_serving_record
 from housing_core.tracking.connection import Tracking
 from housing_core.tracking.lineage import CODE_VERSION_TAG, TRAINING_KEY_TAG
 
@@ -152,6 +153,12 @@ def version_tags(client: MlflowClient, name: str, version: str) -> dict[str, str
 def set_version_tags(client: MlflowClient, name: str, version: str, tags: dict[str, str]) -> None:
     for key, value in tags.items():
         client.set_model_version_tag(name, version, key, value)
+
+
+def describe_version(client: MlflowClient, name: str, version: str, serving_record: str) -> None:
+    """Replace the serving section of a version's description (the rest stays)."""
+    current = client.get_model_version(name, version).description or ""
+    client.update_model_version(name, version, with_serving_record(current, serving_record))
 
 
 def move_alias(client: MlflowClient, name: str, alias: str, version: str) -> None:

@@ -23,13 +23,31 @@ def run_params(settings: Settings, n_train: int, n_test: int) -> dict[str, str]:
     """The configuration that made the model, flattened (`model.max_iter`), with the row counts."""
     params = flatten(
         {
-            "model": settings.model.model_dump(mode="json"),
+            "model": model_params(settings),
             "split": settings.split.model_dump(mode="json"),
             "registration_gates": settings.registration_gates.model_dump(mode="json"),
         }
     )
     params.update({"n_train_rows": str(n_train), "n_test_rows": str(n_test)})
     return params
+
+
+NEIGHBOUR_FIELDS = ("neighbour_",)
+GEO_FIELDS = ("rotation_angles",)
+
+
+def model_params(settings: Settings) -> dict[str, Any]:
+    """The model's configuration, less the feature settings its family does not use: a forest
+    without neighbour features logs no neighbour parameters."""
+    model = settings.model.model_dump(mode="json")
+    features = dict(model.get("features", {}))
+    unused: tuple[str, ...] = ()
+    if not features.get("neighbours"):
+        unused += NEIGHBOUR_FIELDS
+    if not features.get("geo"):
+        unused += GEO_FIELDS
+    model["features"] = {k: v for k, v in features.items() if not k.startswith(unused)}
+    return dict(model)
 
 
 def log_params_and_metrics(
@@ -89,7 +107,7 @@ def log_evaluation(
 ) -> None:
     """The figures, the importance table and the checks, as the run's artifacts."""
     actual = test[TARGET].to_numpy()
-    figure = predicted_vs_actual(actual, evaluation.predicted, "Held-out rows")
+    figure = predicted_vs_actual(actual, evaluation.predicted, f"{len(actual):,} held-out rows")
     client.log_figure(run_id, figure, "plots/predicted_vs_actual.png")
     client.log_figure(run_id, importance_bars(importance), "plots/feature_importance.png")
     client.log_text(run_id, importance.to_csv(index=False), "evaluation/feature_importance.csv")

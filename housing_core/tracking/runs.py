@@ -6,6 +6,7 @@ however often the flow is retried, and a run a crash left RUNNING is marked FAIL
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -17,7 +18,9 @@ from sklearn.pipeline import Pipeline
 
 from housing_core.data.contract import FEATURE_COLUMNS
 from housing_core.evaluation.gates import Evaluation
-from housing_core.formatting import format_metric, format_metrics
+from housing_core.formatting import format_metric
+from housing_core.reports.markdown import METRICS_VIEW, experiment_url, run_url
+from housing_core.reports.versions import version_description
 from housing_core.settings import Settings
 from housing_core.tracking import run_content
 from housing_core.tracking.connection import Tracking
@@ -39,22 +42,63 @@ class LoggedTraining:
     notes: list[str] = field(default_factory=list)
 
 
+# MLflow's UI opens an experiment of this kind on its runs, not on GenAI traces
+EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
+# a saved view of the runs table (`?viewStateShareKey=housing-metrics`): what MLflow's own
+# "share view" stores. The UI's default view has no metric column; this one leads with them.
+METRICS_VIEW_STATE = {
+    "selectedColumns": [
+        "metrics.`rmse`",
+        "metrics.`mae`",
+        "metrics.`r2`",
+        "metrics.`mape`",
+        "metrics.`training_seconds`",
+        "params.`model.family`",
+        "attributes.`Models`",
+        "attributes.`Dataset`",
+    ],
+    "orderByKey": "metrics.`rmse`",
+    "orderByAsc": True,
+}
+
+
 def ensure_experiment(tracking: Tracking, settings: Settings) -> str:
+    """The experiment (created if missing), set up for model training in the UI."""
     client = tracking.client
     name = settings.mlflow.experiment_name
     experiment = client.get_experiment_by_name(name)
-    if experiment is not None:
-        return str(experiment.experiment_id)
-    location = None
-    if tracking.uri.startswith("sqlite:"):
-        location = (settings.state_dir / "mlartifacts").resolve().as_uri()
-    try:
-        return str(client.create_experiment(name, artifact_location=location))
-    except MlflowException:  # created meanwhile by a concurrent run
+    if experiment is None:
+        location = None
+        if tracking.uri.startswith("sqlite:"):
+            location = (settings.state_dir / "mlartifacts").resolve().as_uri()
+        with suppress(MlflowException):  # created meanwhile by a concurrent run
+            client.create_experiment(name, artifact_location=location)
         experiment = client.get_experiment_by_name(name)
         if experiment is None:
-            raise
-        return str(experiment.experiment_id)
+            raise MlflowException(f"experiment {name!r} could not be created")
+    experiment_id = str(experiment.experiment_id)
+    wanted = {
+        EXPERIMENT_KIND[0]: EXPERIMENT_KIND[1],
+        f"mlflow.sharedViewState.{METRICS_VIEW}": json.dumps(METRICS_VIEW_STATE),
+        "mlflow.note.content": _experiment_note(tracking.uri, experiment_id, settings),
+    }
+    for key, value in wanted.items():
+        if experiment.tags.get(key) != value:
+            client.set_experiment_tag(experiment_id, key, value)
+    return experiment_id
+
+
+def _experiment_note(uri: str, experiment_id: str, settings: Settings) -> str:
+    return (
+        f"Trainings of **{settings.mlflow.registered_model_name}** by housing-flows: one run "
+        "per training, named as its Prefect flow run. Held-out metrics: `rmse`, `mae` "
+        "(dollars), `r2`, `mape`; `training_seconds`. "
+        + (
+            f"[Runs with their metrics, best RMSE first]({experiment_url(uri, experiment_id)})"
+            if uri.startswith(("http://", "https://"))
+            else ""
+        )
+    )
 
 
 def fail_orphaned_runs(
@@ -100,6 +144,8 @@ def log_training(
     importance: pd.DataFrame,
     training_seconds: float,
     owner_is_gone: Callable[[str], bool] = lambda flow_run_id: False,
+    flow_run_url: str = "",
+    started_at_ms: int | None = None,
 ) -> LoggedTraining:
     """Log one training and register it if it passed its checks; a repeat logs nothing new."""
     client = tracking.client
@@ -125,7 +171,10 @@ def log_training(
                 tracking.uri,
                 notes,
             )
-    run = client.create_run(experiment_id, run_name=run_name, tags=lineage.tags())
+    # the run starts when the training did: its duration in the UI is the training's
+    run = client.create_run(
+        experiment_id, start_time=started_at_ms, run_name=run_name, tags=lineage.tags()
+    )
     run_id = run.info.run_id
     params = run_content.run_params(settings, len(train), len(test))
     with _fail_run_on_error(client, run_id):
@@ -145,7 +194,16 @@ def log_training(
                 logged,
                 run_id,
                 tags={**lineage.tags(), **_metric_tags(evaluation)},
-                description=f"run {run_id}: {format_metrics(evaluation.metrics)}",
+                description=version_description(
+                    run_name=run_name,
+                    family=settings.model.family,
+                    metrics=evaluation.metrics,
+                    n_test=len(test),
+                    run_url=run_url(tracking.uri, experiment_id, run_id),
+                    flow_run_url=flow_run_url,
+                    data_version=lineage.data_version,
+                    code_version=lineage.code_version,
+                ),
             )
             registered_version = str(registered.version)
             client.set_tag(run_id, "housing.registered_version", registered_version)

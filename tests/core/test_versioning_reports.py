@@ -60,7 +60,10 @@ def test_training_key_changes_with_any_input() -> None:
 def test_run_link_points_at_the_mlflow_ui_for_a_server() -> None:
     link = run_link("http://127.0.0.1:5000/", "3", "abc")
 
-    assert link == "[abc](http://127.0.0.1:5000/#/experiments/3/runs/abc)"
+    assert link == (
+        "[abc](http://127.0.0.1:5000/#/experiments/3/runs/abc)"
+        " ([all runs](http://127.0.0.1:5000/#/experiments/3/runs?viewStateShareKey=housing-metrics))"
+    )
     assert run_link("sqlite:///x.db", "3", "abc") == "`runs:/abc` in `sqlite:///x.db`"
 
 

@@ -210,14 +210,20 @@ def test_rollback_returns_to_the_replaced_version() -> None:
 
 
 @pytest.mark.parametrize(
-    ("production", "rollback_to", "message"),
-    [(None, None, "no version carries"), ("3", None, "did not replace another version")],
+    ("production", "rollback_to", "action", "message"),
+    [
+        (None, None, "none", "nothing to roll back: no version carries"),
+        ("3", None, "keep", "nothing to roll back to: production v3 did not replace"),
+    ],
 )
-def test_rollback_needs_somewhere_to_go(
-    production: str | None, rollback_to: str | None, message: str
+def test_a_rollback_with_nowhere_to_go_decides_to_stay(
+    production: str | None, rollback_to: str | None, action: str, message: str
 ) -> None:
-    with pytest.raises(RollbackError, match=message):
-        plan_rollback([scored("3", 50_000)], production, rollback_to)
+    decision = plan_rollback([scored("3", 50_000)], production, rollback_to)
+
+    assert (decision.action, decision.target, decision.previous) == (action, production, production)
+    assert not decision.moves
+    assert decision.reason.startswith(message)
 
 
 def test_rollback_refuses_a_version_that_fails_its_smoke_test() -> None:
