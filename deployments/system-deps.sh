@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# What the team profile (and its tests) run besides Python: PostgreSQL 15 and Redis from
-# Debian, s3rver from npm. Installs only what is missing; needs root (or sudo) for apt and npm.
+# What the team profile and the tests run besides Python: PostgreSQL 15, Redis and Chromium
+# (the browser tests drive it headless) from Debian, s3rver from npm. Installs only what is
+# missing; needs root (or sudo) for apt and npm.
 set -euo pipefail
 
 PG_BIN="${HOUSING_PG_BIN:-/usr/lib/postgresql/15/bin}"
@@ -12,6 +13,7 @@ packages=()
 [ -x "$PG_BIN/postgres" ] || packages+=(postgresql-15)
 command -v redis-server >/dev/null || packages+=(redis-server)
 command -v npm >/dev/null || packages+=(nodejs npm)
+[ -x /usr/bin/chromium ] || packages+=(chromium)
 if [ ${#packages[@]} -gt 0 ]; then
     echo "apt-get install ${packages[*]}"
     sudo_ apt-get update -qq
@@ -29,4 +31,4 @@ if ! command -v s3rver >/dev/null || [ "$(s3rver --version 2>/dev/null)" != "$S3
     echo "npm install -g s3rver@$S3RVER_VERSION"
     sudo_ npm install -g --silent --no-fund --no-audit "s3rver@$S3RVER_VERSION" >/dev/null
 fi
-echo "system deps: postgres $("$PG_BIN/postgres" --version | awk '{print $3}'), redis $(redis-server --version | awk '{print $3}' | cut -d= -f2), s3rver $(s3rver --version)"
+echo "system deps: chromium $(/usr/bin/chromium --version 2>/dev/null | awk '{print $2}'), postgres $("$PG_BIN/postgres" --version | awk '{print $3}'), redis $(redis-server --version | awk '{print $3}' | cut -d= -f2), s3rver $(s3rver --version)"

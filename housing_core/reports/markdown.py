@@ -19,7 +19,7 @@ def run_url(tracking_uri: str, experiment_id: str, run_id: str) -> str:
 def experiment_url(tracking_uri: str, experiment_id: str) -> str:
     """The experiment's runs table with the metric columns shown, best RMSE first."""
     base = f"{tracking_uri.rstrip('/')}/#/experiments/{experiment_id}/runs"
-    return f"{base}?viewStateShareKey={METRICS_VIEW}"
+    return f"{base}?workflowType=machine_learning&viewStateShareKey={METRICS_VIEW}"
 
 
 def run_link(tracking_uri: str, experiment_id: str, run_id: str) -> str:

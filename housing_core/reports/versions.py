@@ -73,7 +73,7 @@ def promoted_record(
     flow_run_url: str,
 ) -> str:
     """The serving section of the version that now carries the alias."""
-    verb = "promoted" if action == "promote" else "rolled back to"
+    verb = "promoted" if action == "promote" else "restored by a rollback"
     replaced_text = f", replacing v{replaced}" if replaced else " (the first version to serve)"
     lines = [
         f"**`{alias}` since {at}**: {verb}{replaced_text}.",

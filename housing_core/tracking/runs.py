@@ -55,8 +55,8 @@ METRICS_VIEW_STATE = {
         "metrics.`training_seconds`",
         "params.`model.family`",
         "attributes.`Models`",
-        "attributes.`Dataset`",
     ],
+    "columnWidths": {"attributes.`Run Name`": 330},
     "orderByKey": "metrics.`rmse`",
     "orderByAsc": True,
 }

@@ -62,7 +62,8 @@ def test_run_link_points_at_the_mlflow_ui_for_a_server() -> None:
 
     assert link == (
         "[abc](http://127.0.0.1:5000/#/experiments/3/runs/abc)"
-        " ([all runs](http://127.0.0.1:5000/#/experiments/3/runs?viewStateShareKey=housing-metrics))"
+        " ([all runs](http://127.0.0.1:5000/#/experiments/3/runs"
+        "?workflowType=machine_learning&viewStateShareKey=housing-metrics))"
     )
     assert run_link("sqlite:///x.db", "3", "abc") == "`runs:/abc` in `sqlite:///x.db`"
 

@@ -29,6 +29,9 @@ from tests.conftest import REPO, mlflow_client
 from tests.servers import BIN, free_port, start_housing_serve
 
 MODEL = "housing_price_predictor"
+CHROMIUM = "/usr/bin/chromium"
+# screenshots of the pages the browser tests look at: CI output, never committed
+SCREENSHOTS = Path(os.environ.get("HOUSING_SCREENSHOTS", REPO / ".housing" / "screenshots"))
 
 
 @pytest.fixture(scope="module")
@@ -174,6 +177,177 @@ def test_adhoc_training_with_an_override_then_release_then_serve(
     assert response.status_code == 200, response.text
     prices = response.json()["predictions"]
     assert len(prices) == 3 and all(10_000 < p <= 500_001 for p in prices)
+
+
+def housing_run(running_stack: dict[str, Any], *args: str) -> list[str]:
+    """`housing-run ARGS` (the README's way to run a deployment); its output lines."""
+    done = subprocess.run(
+        [str(BIN / "housing-run"), *args, "--timeout", "600"],
+        env=cli_env(running_stack),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=700,
+    )
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr[-3000:]}"
+    return done.stdout.splitlines()
+
+
+def test_housing_run_names_the_run_once_and_prints_each_decision(
+    running_stack: dict[str, Any],
+) -> None:
+    api, client = running_stack["prefect_api"], mlflow_client(running_stack["mlflow"])
+
+    # when a training runs through housing-run
+    # (a small boosted model: clearly better than v1's forest, so the release promotes it)
+    model = {"family": "hist_gradient_boosting", "n_models": 1, "max_iter": 100}
+    lines = housing_run(
+        running_stack, "housing-training/adhoc", "--param", f"model={json.dumps(model)}"
+    )
+
+    # then its first line is the run's one name: in Prefect from the start, and in MLflow
+    name, flow_run_id = re.fullmatch(r"(\S+)  \(([0-9a-f-]{36})\)", lines[0]).groups()  # type: ignore[union-attr]
+    assert re.fullmatch(r"hist-gb-lr0.08-it100-leaves63-\d{8}-\d{6}", name)
+    assert httpx.get(f"{api}/flow_runs/{flow_run_id}", timeout=30).json()["name"] == name
+    experiment = client.get_experiment_by_name("housing_price_prediction")
+    (run,) = client.search_runs(
+        [experiment.experiment_id], f"tags.`prefect.flow_run_id` = '{flow_run_id}'"
+    )
+    assert run.info.run_name == name
+    # and its last line says what it registered, in the one number format
+    assert re.search(
+        r"registered as v2; rmse \$[\d,]+, mae \$[\d,]+, r2 0\.\d{4}, mape [\d.]+%", lines[-1]
+    )
+    assert any(line.strip().endswith("Completed") for line in lines)
+
+    # when releases and rollbacks run, each prints its decision
+    promoted = housing_run(running_stack, "housing-promotion/release")[-1]
+    assert "production moved from v1 to v2 (promote)" in promoted
+    rolled = housing_run(running_stack, "housing-promotion/release", "--param", "mode=rollback")[-1]
+    assert "production moved from v2 to v1 (rollback)" in rolled
+
+    # and a rollback with nowhere to go completes, says so, and leaves the alias
+    nothing = housing_run(running_stack, "housing-promotion/release", "--param", "mode=rollback")
+    assert "production stays on v1: no change" in nothing[-1]
+    assert "nothing to roll back to: production v1 did not replace another version" in nothing[-1]
+    assert client.get_registered_model(MODEL).aliases["production"] == "1"
+
+
+# --- what a person sees, in a real browser --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, headless, driven by Playwright (never `playwright install`)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh page (no saved UI state); its screenshot is kept as CI output, pass or fail."""
+    context = browser.new_context(viewport={"width": 1800, "height": 1000})
+    tab = context.new_page()
+    tab.set_default_timeout(30_000)
+    try:
+        yield tab
+    finally:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        tab.screenshot(path=str(SCREENSHOTS / f"{request.node.name}.png"), full_page=True)
+        context.close()
+
+
+def _experiment_id(running_stack: dict[str, Any]) -> str:
+    experiment = mlflow_client(running_stack["mlflow"]).get_experiment_by_name(
+        "housing_price_prediction"
+    )
+    assert experiment is not None
+    return str(experiment.experiment_id)
+
+
+def test_ui_the_experiment_opens_on_its_runs_with_rmse_for_each(
+    running_stack: dict[str, Any], page: Any
+) -> None:
+    client = mlflow_client(running_stack["mlflow"])
+    experiment_id = _experiment_id(running_stack)
+    runs = client.search_runs([experiment_id])
+    # the link every report and description gives
+    experiment = client.get_experiment(experiment_id)
+    (link,) = re.findall(
+        r"\((http[^)]*viewStateShareKey[^)]*)\)", experiment.tags["mlflow.note.content"]
+    )
+
+    page.goto(link)
+    table = page.locator("[role=grid], table").first
+    table.wait_for()
+    page.get_by_text(runs[0].info.run_name).first.wait_for()
+
+    # then the runs table, in model-training mode, has an rmse column and every run's value
+    assert page.get_by_text("Model training").first.is_visible()
+    page.get_by_role("columnheader", name=re.compile("rmse")).first.wait_for()
+    body = page.inner_text("body")
+    for run in runs:
+        assert run.info.run_name in body
+        assert f"{run.data.metrics['rmse']:.2f}"[:6] in body, run.data.metrics["rmse"]
+
+
+def test_ui_the_model_page_shows_production_on_its_version(
+    running_stack: dict[str, Any], page: Any
+) -> None:
+    page.goto(f"{running_stack['mlflow']}/#/models/{MODEL}")
+    row = page.get_by_role("row").filter(has_text="@ production")
+    row.first.wait_for()
+    assert row.count() == 1
+    assert re.search(r"Version\s*1\b", row.first.inner_text())
+
+
+def test_ui_a_version_page_shows_its_promotion_reason(
+    running_stack: dict[str, Any], page: Any
+) -> None:
+    page.goto(f"{running_stack['mlflow']}/#/models/{MODEL}/versions/1")
+    page.get_by_text("Passed every registration check").first.wait_for()
+    text = page.inner_text("body")
+    assert "Why: rollback: v1 returns to production, replacing v2" in text
+    assert "Prefect flow run" in text and "MLflow run" in text
+    assert re.search(r"\$\d{2},\d{3}", text)  # dollars, not 3.917e+04
+
+
+def test_ui_the_flow_run_page_shows_the_training_report(
+    running_stack: dict[str, Any], page: Any
+) -> None:
+    api = running_stack["prefect_api"]
+    (report,) = httpx.post(
+        f"{api}/artifacts/filter",
+        timeout=30,
+        json={"artifacts": {"key": {"any_": ["housing-training-report"]}}, "limit": 1},
+    ).json()
+    page.goto(f"{running_stack['prefect_ui']}/runs/flow-run/{report['flow_run_id']}")
+    page.get_by_text("Artifacts", exact=True).first.click()  # the run's tab
+    page.get_by_text("housing-training-report").first.click()
+    page.get_by_text("Held-out metrics").first.wait_for()
+    metrics = page.get_by_role("table").first
+    assert re.search(r"rmse\s+\$[\d,]+", metrics.inner_text())
+    assert "mape" in metrics.inner_text() and "%" in metrics.inner_text()
+
+
+def test_ui_the_deployment_page_shows_the_nightly_schedule_with_its_timezone(
+    running_stack: dict[str, Any], page: Any
+) -> None:
+    api = running_stack["prefect_api"]
+    nightly = httpx.get(f"{api}/deployments/name/housing-training/nightly", timeout=30).json()
+    page.goto(f"{running_stack['prefect_ui']}/deployments/deployment/{nightly['id']}")
+    page.get_by_text("At 03:00 AM every day").first.wait_for()
+    page.get_by_text("Description", exact=True).first.click()  # the deployment's tab
+    page.get_by_text("America/Los_Angeles").first.wait_for()
+    assert "03:00" in page.inner_text("body")
 
 
 def test_stack_down_leaves_no_process(running_stack: dict[str, Any]) -> None:
