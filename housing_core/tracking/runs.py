@@ -46,19 +46,21 @@ class LoggedTraining:
 EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
 # a saved view of the runs table (`?viewStateShareKey=housing-metrics`): what MLflow's own
 # "share view" stores. The UI's default view has no metric column; this one leads with them.
+_METRIC_COLUMNS = [f"metrics.`{m}`" for m in ("rmse", "mae", "r2", "mape", "training_seconds")]
 METRICS_VIEW_STATE = {
-    "selectedColumns": [
-        "metrics.`rmse`",
-        "metrics.`mae`",
-        "metrics.`r2`",
-        "metrics.`mape`",
-        "metrics.`training_seconds`",
-        "params.`model.family`",
-        "attributes.`Models`",
-    ],
-    "columnWidths": {"attributes.`Run Name`": 330},
+    "selectedColumns": [*_METRIC_COLUMNS, "params.`model.family`", "attributes.`Models`"],
     "orderByKey": "metrics.`rmse`",
     "orderByAsc": True,
+    # run names whole, then the metrics (widths apply only to ordered columns)
+    "columnOrder": [
+        "attributes.`Run Name`",
+        *_METRIC_COLUMNS,
+        "params.`model.family`",
+        "attributes.`Created`",
+        "attributes.`Duration`",
+        "attributes.`Models`",
+    ],
+    "columnWidths": {"attributes.`Run Name`": 420},
 }
 
 

@@ -296,6 +296,14 @@ def test_ui_the_experiment_opens_on_its_runs_with_rmse_for_each(
     body = page.inner_text("body")
     for run in runs:
         assert run.info.run_name in body
+        # and the whole name shows, not cut off with an ellipsis
+        name = page.get_by_text(run.info.run_name, exact=True).first
+        whole = "e => e.scrollWidth <= e.clientWidth"
+        for _ in range(20):  # the saved widths apply once the grid has laid out
+            if name.evaluate(whole):
+                break
+            page.wait_for_timeout(250)
+        assert name.evaluate(whole), f"{run.info.run_name} is cut off"
         assert f"{run.data.metrics['rmse']:.2f}"[:6] in body, run.data.metrics["rmse"]
 
 
