@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import httpx
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -74,6 +77,21 @@ class MlflowAuth:
     database_uri: str  # where users and permissions live
     config_path: Path  # the ini MLflow reads (written by `write_auth_config`)
     default_permission: str = "READ"
+
+
+def ready(health: str) -> bool:
+    """Whether a health check passes: an http(s) URL answers 200, or tcp://host:port accepts."""
+    if health.startswith("tcp://"):
+        host, _, port = health.removeprefix("tcp://").partition(":")
+        try:
+            with socket.create_connection((host, int(port)), timeout=1):
+                return True
+        except OSError:
+            return False
+    try:
+        return httpx.get(health, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 # --- PostgreSQL, Redis, the object store -------------------------------------------------------

@@ -28,7 +28,6 @@ import os
 import secrets
 import shlex
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -37,8 +36,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 from deployments import bootstrap, services
 from deployments.services import BIN, REPO, Endpoints, MlflowAuth, ServiceSpec
@@ -291,26 +288,12 @@ def wait_ready(layout: Layout, spec: ServiceSpec, timeout_s: float = 120.0) -> N
     """Until the program's health check passes; names its log when it does not."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if _ready(spec.health):
+        if services.ready(spec.health):
             return
         time.sleep(0.3)
     log = layout.logs / f"{spec.name}.log"
     tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:]) if log.exists() else ""
     raise RuntimeError(f"{spec.name} not ready after {timeout_s:.0f} s ({log}):\n{tail}")
-
-
-def _ready(health: str) -> bool:
-    if health.startswith("tcp://"):
-        host, _, port = health.removeprefix("tcp://").partition(":")
-        try:
-            with socket.create_connection((host, int(port)), timeout=1):
-                return True
-        except OSError:
-            return False
-    try:
-        return httpx.get(health, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 # --- the commands ----------------------------------------------------------------------------

@@ -95,25 +95,11 @@ def wait_healthy(server: Server, health: str, timeout_s: float = 120.0) -> Serve
     while time.monotonic() < deadline:
         if not server.alive():
             raise RuntimeError(f"{server.name} exited:\n{server.log_tail()}")
-        if _ready(health):
+        if services.ready(health):
             return server
         time.sleep(0.3)
     server.stop()
     raise RuntimeError(f"{server.name} not healthy after {timeout_s:.0f} s:\n{server.log_tail()}")
-
-
-def _ready(health: str) -> bool:
-    if health.startswith("tcp://"):
-        host, _, port = health.removeprefix("tcp://").partition(":")
-        try:
-            with socket.create_connection((host, int(port)), timeout=1):
-                return True
-        except OSError:
-            return False
-    try:
-        return httpx.get(health, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def start_spec(
