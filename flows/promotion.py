@@ -17,16 +17,17 @@ from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
 from pydantic import BaseModel
 
+from flows.embedded import run_embedded
+from housing_core.data.source import DataSourceError
+from housing_core.data.validation import DataValidationError
 from housing_core.promotion import decision as decisions
-from housing_core.promotion.records import move_tags
+from housing_core.promotion.decision import RollbackError, VersionScore
+from housing_core.promotion.records import Release
 from housing_core.promotion.report import headline, report
-from housing_core.settings import load_settings
-from tasks.data import (
-    fingerprint_source,
-    load_housing_data,
-    split_housing_data,
-    validate_housing_data,
-)
+from housing_core.settings import SettingsError, load_settings
+from housing_core.tracking.connection import TrackingUnavailableError
+from housing_core.tracking.registry import AliasMismatchError
+from tasks.data import prepare_data
 from tasks.promotion import (
     list_candidates,
     move_alias,
@@ -35,17 +36,10 @@ from tasks.promotion import (
     score_versions,
 )
 from tasks.reports import publish_report
+from tasks.runtime import flow_body
 from tasks.tracking import check_tracking_server
 
 Mode = Literal["promote", "rollback"]
-
-
-class VersionScore(BaseModel):
-    version: str
-    role: str
-    metrics: dict[str, float]
-    passed: bool
-    failures: list[str]
 
 
 class PromotionSummary(BaseModel):
@@ -60,6 +54,7 @@ class PromotionSummary(BaseModel):
     alias: str
     model_name: str
     data_version: str
+    moved_at: str | None
     versions: list[VersionScore]
 
 
@@ -79,6 +74,15 @@ def describe_run() -> str:
 
 
 @flow(name="housing-promotion", flow_run_name=describe_run, validate_parameters=True)
+@flow_body(
+    SettingsError,
+    DataSourceError,
+    DataValidationError,
+    TrackingUnavailableError,
+    RollbackError,
+    AliasMismatchError,
+    TimeoutError,
+)
 def promotion_flow(
     mode: Mode = "promote",
     dry_run: bool = False,
@@ -104,91 +108,79 @@ def promotion_flow(
         {"promotion": {"gates": promotion_gates, "max_candidates": max_candidates}}
     )
     if version is not None and not version.isdigit():
-        raise ValueError(f"version: must be a version number such as '7', got {version!r}")
-    rules = settings.promotion
-    name = settings.mlflow.registered_model_name
-    logger = get_run_logger()
-    logger.info("%s of %s's '%s'%s", mode, name, rules.alias, " (dry run)" if dry_run else "")
-
-    check_tracking_server(settings)
-    fingerprint = fingerprint_source(settings.data.source, settings.data.download_timeout_s)
-    ingested = load_housing_data(
-        settings.data.source, fingerprint, settings.data.download_timeout_s
+        raise SettingsError(
+            [f"version = {version!r} (flow parameters): must be a number, e.g. '7'"]
+        )
+    rules, mlflow = settings.promotion, settings.mlflow
+    get_run_logger().info(
+        "%s of %s's '%s'%s",
+        mode,
+        mlflow.registered_model_name,
+        rules.alias,
+        " (dry run)" if dry_run else "",
     )
-    clean = validate_housing_data(ingested, settings.data)
-    parts = split_housing_data(clean, settings.split)
 
+    check_tracking_server(mlflow)
+    data = prepare_data(settings.data, settings.split)
+    shared = data.parts.test  # every version is scored on the same held-out rows
+
+    def score(versions: list[str]) -> list[VersionScore]:
+        return score_versions(
+            mlflow,
+            versions,
+            shared,
+            rules.smoke_rows,
+            settings.state_dir / "environments",
+            settings.serving.environment,
+        )
+
+    moved_at = None
     with promotion_lock(rules):
-        production = read_production(settings)
+        production = read_production(mlflow, rules.alias)
         if mode == "rollback":
             versions = [v for v in (production.version, production.rollback_to) if v]
-            scored = score_versions(settings, versions, parts.test)
-            decision = decisions.plan_rollback(scored, production.version, production.rollback_to)
+            decision = decisions.plan_rollback(
+                score(versions), production.version, production.rollback_to
+            )
         else:
-            versions = list_candidates(settings, version)
+            versions = list_candidates(mlflow, version, rules.max_candidates)
             if production.version:
                 versions.append(production.version)
-            scored = score_versions(settings, versions, parts.test)
-            decision = decisions.decide(scored, production.version, rules.gates)
-        logger.info("decision: %s", decision.reason)
+            decision = decisions.decide(score(versions), production.version, rules.gates)
+        get_run_logger().info("decision: %s", decision.reason)
 
         if decision.moves and not dry_run:
-            tags = move_tags(
-                decision,
-                alias=rules.alias,
-                at=datetime.now(UTC).isoformat(timespec="milliseconds"),
-                flow_run_id=str(flow_run.get_id() or ""),
-                data_version=ingested.version,
-            )
-            move_alias(settings, decision, tags, n_rows=len(parts.test))
+            moved_at = datetime.now(UTC).isoformat(timespec="milliseconds")
+            move = Release(decision, rules.alias, moved_at, flow_run.ui_url or "", len(shared))
+            move_alias(mlflow, move)
 
     publish_report(
         key="housing-promotion-report",
         markdown=report(
             decision,
-            model_name=name,
+            model_name=mlflow.registered_model_name,
             alias=rules.alias,
             dry_run=dry_run,
-            n_rows=len(parts.test),
-            data_version=ingested.version,
+            n_rows=len(shared),
+            data_version=data.ingested.version,
             gates=None if mode == "rollback" else rules.gates,
         ),
         description=f"{headline(decision, rules.alias, dry_run)}. {decision.reason[:300]}",
     )
-    return _summary(mode, dry_run, decision, rules.alias, name, ingested.version)
-
-
-def _summary(
-    mode: Mode,
-    dry_run: bool,
-    decision: decisions.Decision,
-    alias: str,
-    name: str,
-    data_version: str,
-) -> PromotionSummary:
-    moved = decision.moves and not dry_run
     return PromotionSummary(
         flow_run_id=str(flow_run.get_id() or ""),
         mode=mode,
         dry_run=dry_run,
         action=decision.action,
-        moved=moved,
+        moved=moved_at is not None,
         before=decision.previous,
-        after=decision.target if moved else decision.previous,
+        after=decision.target if moved_at else decision.previous,
         reason=decision.reason,
-        alias=alias,
-        model_name=name,
-        data_version=data_version,
-        versions=[
-            VersionScore(
-                version=v.version,
-                role=v.role,
-                metrics=v.metrics,
-                passed=v.passed,
-                failures=list(v.failures),
-            )
-            for v in decision.verdicts
-        ],
+        alias=rules.alias,
+        model_name=mlflow.registered_model_name,
+        data_version=data.ingested.version,
+        moved_at=moved_at,
+        versions=list(decision.scores),
     )
 
 
@@ -201,12 +193,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-improvement", type=float, help="e.g. 0.01 for 1 %% lower RMSE")
     args = parser.parse_args(argv)
     gates = None if args.min_improvement is None else {"min_improvement": args.min_improvement}
-    state = promotion_flow(
+    state = run_embedded(
+        promotion_flow,
         mode="rollback" if args.rollback else "promote",
         dry_run=args.dry_run,
         version=args.version,
         promotion_gates=gates,
-        return_state=True,
     )
     if not state.is_completed():
         return 1

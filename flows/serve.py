@@ -6,7 +6,7 @@
     housing-serve --poll-interval 5    # read the alias every 5 s (0: never, like --pin)
 
 Every worker runs MLflow's scoring protocol in the version's own interpreter with the version's
-own code, never this checkout's (housing_core/serving). When the alias moves, a promotion or a
+own code, never this checkout's (housing_core/isolation). When the alias moves, a promotion or a
 rollback reaches the running server within the poll interval plus the new version's load
 time, with no failed request (housing_core/serving/supervisor.py). SIGTERM or Ctrl-C drains.
 """
@@ -45,7 +45,16 @@ def main(argv: list[str] | None = None) -> int:
         pin=args.pin,
         poll_interval_s=args.poll_interval,
     )
-    return Supervisor(settings, follow, args.host, args.port, args.workers).run()
+    supervisor = Supervisor(
+        settings.mlflow,
+        settings.serving,
+        settings.state_dir,
+        follow,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+    )
+    return supervisor.run()
 
 
 if __name__ == "__main__":

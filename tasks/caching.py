@@ -9,7 +9,6 @@ a frame's values, a pydantic model's JSON, or the value itself.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
 import threading
@@ -30,18 +29,10 @@ from prefect_redis.locking import RedisLockManager
 from pydantic import BaseModel
 
 from housing_core.settings import CacheSettings
-from housing_core.versioning import MODEL_CODE, code_version
+from housing_core.versioning import MODEL_CODE, code_version, frame_version
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-def frame_token(frame: pd.DataFrame) -> str:
-    """Content hash of a frame: values, index, column names and dtypes."""
-    digest = hashlib.sha256()
-    digest.update(repr([(str(c), str(t)) for c, t in frame.dtypes.items()]).encode())
-    digest.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
-    return digest.hexdigest()
 
 
 def input_token(value: Any) -> Any:
@@ -49,7 +40,7 @@ def input_token(value: Any) -> Any:
     if isinstance(token, str):
         return token
     if isinstance(value, pd.DataFrame):
-        return frame_token(value)
+        return frame_version(value)
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     if is_dataclass(value) and not isinstance(value, type):

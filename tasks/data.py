@@ -1,4 +1,5 @@
-"""Data steps: fingerprint the source, ingest it, validate it, split it."""
+"""Data steps: fingerprint the source, ingest it, validate it, split it; wired once for both
+flows by `prepare_data`."""
 
 from __future__ import annotations
 
@@ -7,23 +8,13 @@ from dataclasses import dataclass
 import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
-from prefect.logging import get_run_logger
+from prefect.locking.protocol import LockManager
 
 from housing_core.data import source, split, validation
+from housing_core.data.source import Ingested
 from housing_core.settings import DataSettings, SplitSettings
-from tasks.caching import LOAD_CACHE, SPLIT_CACHE, VALIDATE_CACHE
+from tasks.caching import LOAD_CACHE, SPLIT_CACHE, VALIDATE_CACHE, isolated
 from tasks.retries import NETWORK_RETRY_DELAYS, retry_unless_bad_data
-
-
-@dataclass(frozen=True)
-class IngestedData:
-    frame: pd.DataFrame
-    version: str
-    source: str
-
-    @property
-    def cache_token(self) -> str:
-        return self.version
 
 
 @task(
@@ -46,31 +37,34 @@ def fingerprint_source(location: str, timeout_s: float) -> str:
     retry_delay_seconds=NETWORK_RETRY_DELAYS,
     retry_condition_fn=retry_unless_bad_data,
 )
-def load_housing_data(location: str, fingerprint: str, timeout_s: float) -> IngestedData:
-    raw = source.read_source(location, timeout_s)
-    frame = source.parse_csv(raw)
-    get_run_logger().info(
-        "ingested %d rows from %s (data version %s)", len(frame), location, raw.version[:12]
-    )
-    return IngestedData(frame, raw.version, location)
+def load_housing_data(location: str, fingerprint: str, timeout_s: float) -> Ingested:
+    return source.load(location, timeout_s)
 
 
 @task(name="validate-housing-data", cache_policy=VALIDATE_CACHE, persist_result=True)
-def validate_housing_data(ingested: IngestedData, rules: DataSettings) -> pd.DataFrame:
+def validate_housing_data(ingested: Ingested, rules: DataSettings) -> pd.DataFrame:
     """Bad data raises DataValidationError listing every broken rule; it is never retried."""
-    clean = validation.validate(
-        ingested.frame, rules.min_rows, rules.max_missing_fraction, ingested.source
-    )
-    get_run_logger().info("validated %d rows: every contract check passed", len(clean))
-    return clean
+    return validation.validate_rows(ingested.frame, rules, ingested.source)
 
 
 @task(name="split-housing-data", cache_policy=SPLIT_CACHE, persist_result=True)
 def split_housing_data(clean: pd.DataFrame, settings: SplitSettings) -> split.Split:
-    parts = split.split_frame(clean, settings.test_fraction, settings.salt)
-    get_run_logger().info(
-        "split into %d training and %d held-out rows (hash-stable)",
-        len(parts.train),
-        len(parts.test),
-    )
-    return parts
+    return split.split_rows(clean, settings)
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    ingested: Ingested
+    parts: split.Split
+
+
+def prepare_data(
+    data: DataSettings, split_settings: SplitSettings, locks: LockManager | None = None
+) -> PreparedData:
+    """The four data steps, as both flows run them: with `locks`, two workers that start the
+    same step at once compute it once."""
+    fingerprint = fingerprint_source(data.source, data.download_timeout_s)
+    ingested = isolated(load_housing_data, locks)(data.source, fingerprint, data.download_timeout_s)
+    clean = isolated(validate_housing_data, locks)(ingested, data)
+    parts = isolated(split_housing_data, locks)(clean, split_settings)
+    return PreparedData(ingested, parts)

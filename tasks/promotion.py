@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -14,26 +14,15 @@ from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.client.schemas.objects import State, TaskRun
 from prefect.concurrency.sync import concurrency
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
-from prefect.logging import get_run_logger
-from prefect.runtime import flow_run
 
-from housing_core.formatting import format_metric
-from housing_core.promotion import scoring
-from housing_core.promotion.decision import Candidate, Decision
-from housing_core.promotion.records import ROLLBACK_TO_TAG, TAG_PREFIX
-from housing_core.reports import versions
-from housing_core.settings import PromotionSettings, Settings
-from housing_core.tracking import registry
+from housing_core.promotion import release, scoring
+from housing_core.promotion.decision import VersionScore
+from housing_core.promotion.records import Release
+from housing_core.promotion.release import Production
+from housing_core.settings import EnvironmentPolicy, MlflowSettings, PromotionSettings
 from housing_core.tracking.connection import open_tracking
+from housing_core.tracking.registry import AliasMismatchError
 from tasks.tracking import MLFLOW_RETRY_DELAYS
-
-
-@dataclass(frozen=True)
-class Production:
-    """The version the alias points to now, and where a rollback from it would go."""
-
-    version: str | None
-    rollback_to: str | None
 
 
 @contextmanager
@@ -76,18 +65,9 @@ def promotion_lock(rules: PromotionSettings) -> Iterator[None]:
     retries=2,
     retry_delay_seconds=MLFLOW_RETRY_DELAYS,
 )
-def read_production(settings: Settings) -> Production:
-    name = settings.mlflow.registered_model_name
-    with open_tracking(settings) as tracking:
-        version = registry.version_for_alias(tracking.client, name, settings.promotion.alias)
-        rollback_to = None
-        if version is not None:
-            tags = registry.version_tags(tracking.client, name, version)
-            rollback_to = tags.get(ROLLBACK_TO_TAG) or None
-    get_run_logger().info(
-        "'%s' of %s: %s", settings.promotion.alias, name, f"v{version}" if version else "unset"
-    )
-    return Production(version, rollback_to)
+def read_production(mlflow: MlflowSettings, alias: str) -> Production:
+    with open_tracking(mlflow) as tracking:
+        return release.read_production(tracking, mlflow.registered_model_name, alias)
 
 
 @task(
@@ -96,53 +76,36 @@ def read_production(settings: Settings) -> Production:
     retries=2,
     retry_delay_seconds=MLFLOW_RETRY_DELAYS,
 )
-def list_candidates(settings: Settings, only: str | None) -> list[str]:
-    """The newest registered versions (capped by `max_candidates`), or the one asked for."""
-    name = settings.mlflow.registered_model_name
-    with open_tracking(settings) as tracking:
-        if only is not None:
-            registry.get_version(tracking.client, name, only)  # fails loudly on an unknown one
-            return [only]
-        return registry.newest_versions(tracking.client, name, settings.promotion.max_candidates)
+def list_candidates(mlflow: MlflowSettings, only: str | None, limit: int) -> list[str]:
+    """The newest registered versions (at most `limit`), or the one asked for."""
+    with open_tracking(mlflow) as tracking:
+        return release.candidates(tracking, mlflow.registered_model_name, only, limit)
 
 
 @task(
     name="score-versions", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=MLFLOW_RETRY_DELAYS
 )
-def score_versions(settings: Settings, versions: list[str], test: pd.DataFrame) -> list[Candidate]:
+def score_versions(
+    mlflow: MlflowSettings,
+    versions: list[str],
+    test: pd.DataFrame,
+    smoke_rows: int,
+    environments: Path,
+    policy: EnvironmentPolicy,
+) -> list[VersionScore]:
     """Each version scored on the SAME held-out rows by its own code, in its own process, and
     smoke-tested with a serving payload."""
-    name = settings.mlflow.registered_model_name
-    with open_tracking(settings) as tracking:
-        candidates, scores = scoring.score_versions(
-            tracking,
-            name,
-            versions,
-            test,
-            settings.promotion.smoke_rows,
-            settings.state_dir / "environments",
-            settings.serving.environment,
+    with open_tracking(mlflow) as tracking:
+        return scoring.score_versions(
+            tracking, mlflow.registered_model_name, versions, test, smoke_rows, environments, policy
         )
-    logger = get_run_logger()
-    for candidate in candidates:
-        score = scores[candidate.version]
-        logger.info(
-            "v%s on %d shared rows: rmse %s, smoke test %s; code from %s, python %s",
-            candidate.version,
-            len(test),
-            format_metric("rmse", candidate.metrics["rmse"]),
-            candidate.smoke_error or "passed",
-            score.code_from or "-",
-            score.interpreter or "-",
-        )
-    return candidates
 
 
 def _retry_unless_overwritten(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
     """A mismatch after the move means another writer bypassed the lock: do not fight it."""
     try:
         state.result()
-    except registry.AliasMismatchError:
+    except AliasMismatchError:
         return False
     except Exception:
         return True
@@ -156,46 +119,7 @@ def _retry_unless_overwritten(task: Task[..., Any], task_run: TaskRun, state: St
     retry_delay_seconds=MLFLOW_RETRY_DELAYS,
     retry_condition_fn=_retry_unless_overwritten,
 )
-def move_alias(
-    settings: Settings, decision: Decision, tags: dict[str, str], n_rows: int = 0
-) -> None:
-    """Move, re-read (fails loudly on a mismatch), then record the move on the versions: tags
-    on the one that now serves, and a serving section in the description of both."""
-    if decision.target is None:
-        raise ValueError("nothing to move")
-    name = settings.mlflow.registered_model_name
-    alias = settings.promotion.alias
-    with open_tracking(settings) as tracking:
-        client = tracking.client
-        registry.move_alias(client, name, alias, decision.target)
-        registry.set_version_tags(client, name, decision.target, tags)
-        at = tags[f"{TAG_PREFIX}at"]
-        url = flow_run.ui_url or ""
-        target_tags = registry.version_tags(client, name, decision.target)
-        records = {
-            decision.target: versions.promoted_record(
-                alias=alias,
-                action=decision.action,
-                at=at,
-                replaced=decision.previous,
-                rollback_to=target_tags.get(ROLLBACK_TO_TAG) or None,
-                reason=decision.reason,
-                scores=decision.scores_of(decision.target),
-                n_rows=n_rows,
-                flow_run_url=url,
-            )
-        }
-        if decision.previous:
-            records[decision.previous] = versions.replaced_record(
-                alias=alias, at=at, by=decision.target, flow_run_url=url
-            )
-        for version, record in records.items():
-            registry.describe_version(client, name, version, record)
-    get_run_logger().info(
-        "'%s' of %s moved from %s to v%s (%s)",
-        settings.promotion.alias,
-        name,
-        f"v{decision.previous}" if decision.previous else "(unset)",
-        decision.target,
-        decision.action,
-    )
+def move_alias(mlflow: MlflowSettings, move: Release) -> None:
+    """Move, re-read (fails loudly on a mismatch), then record the move on the versions."""
+    with open_tracking(mlflow) as tracking:
+        release.release(tracking, mlflow.registered_model_name, move)

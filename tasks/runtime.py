@@ -1,16 +1,27 @@
-"""What a flow run tells the Prefect UI about itself beyond its name."""
+"""What a flow run tells the Prefect UI about itself, and how it ends when it cannot go on."""
 
 from __future__ import annotations
 
+import functools
+import inspect
+import logging
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
 
 from prefect import get_client
+from prefect.client.schemas.objects import State
 from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
+from prefect.states import Failed
+
+P = ParamSpec("P")
+R = TypeVar("R")
+CORE_LOGGER = "housing_core"
 
 
-def add_flow_run_tags(*tags: str) -> None:
-    """Add tags (say `model:random_forest`) to the running flow run, for filtering in the UI.
+def describe_flow_run(name: str, *tags: str) -> None:
+    """Rename the running flow run and add tags (say `model:random_forest`) for the UI's filters.
 
     Deployment tags (adhoc, schedule, release) are already there; these say what ran.
     """
@@ -18,6 +29,37 @@ def add_flow_run_tags(*tags: str) -> None:
         return
     run_id = UUID(str(flow_run.get_id()))
     with get_client(sync_client=True) as client:
-        current = client.read_flow_run(run_id).tags or []
-        client.update_flow_run(run_id, tags=sorted({*current, *tags}))
-    get_run_logger().info("flow run tags: %s", ", ".join(sorted({*current, *tags})))
+        current = client.read_flow_run(run_id)
+        wanted = sorted({*(current.tags or []), *tags})
+        if current.name != name or wanted != sorted(current.tags or []):
+            client.update_flow_run(run_id, name=name, tags=wanted)
+    get_run_logger().info("flow run %s, tags: %s", name, ", ".join(wanted))
+
+
+def flow_body(
+    *expected: type[BaseException],
+) -> Callable[[Callable[P, R]], Callable[P, R | State[Any]]]:
+    """What a flow's body runs inside: housing_core's INFO lines in the run's logs, and an
+    expected error ending the run Failed with the error as its message, logged once, without
+    a second traceback (a task that raised it has logged its own).
+
+    housing_core logs with the standard library; PREFECT_LOGGING_EXTRA_LOGGERS (pyproject.toml,
+    prefect.yaml) gives its loggers Prefect's handler, and here they get their level.
+    """
+
+    def decorate(body: Callable[P, R]) -> Callable[P, R | State[Any]]:
+        @functools.wraps(body)
+        def run(*args: P.args, **kwargs: P.kwargs) -> R | State[Any]:
+            logging.getLogger(CORE_LOGGER).setLevel(logging.INFO)
+            try:
+                return body(*args, **kwargs)
+            except expected as exc:
+                message = f"{type(exc).__name__}: {exc}"
+                get_run_logger().error(message)
+                return Failed(message=message)
+
+        # annotations resolved in the body's module, where Prefect validates parameters by them
+        run.__signature__ = inspect.signature(body, eval_str=True)  # type: ignore[attr-defined]
+        return run
+
+    return decorate

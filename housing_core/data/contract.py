@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pandas as pd
+
 TARGET = "median_house_value"
 PRICE_CAP = 500_001.0
 CATEGORICAL = "ocean_proximity"
@@ -41,3 +43,9 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     CATEGORICAL,
 )
 RAW_COLUMNS: tuple[str, ...] = (*FEATURE_COLUMNS, TARGET)
+
+
+def features_of(frame: pd.DataFrame) -> pd.DataFrame:
+    """The model's input columns of `frame`, in the contract's order (the target and any
+    other column left out): what every step that scores rows hands the model."""
+    return frame.loc[:, list(FEATURE_COLUMNS)]

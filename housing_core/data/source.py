@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,10 +12,26 @@ import httpx
 import pandas as pd
 
 from housing_core.data.validation import DataValidationError
+from housing_core.uris import is_http
+
+log = logging.getLogger(__name__)
 
 
 class DataSourceError(RuntimeError):
     """The source could not be read (network, missing file): may heal on retry."""
+
+
+@dataclass(frozen=True)
+class Ingested:
+    """The parsed rows of a source, its data version (content hash) and where it came from."""
+
+    frame: pd.DataFrame
+    version: str
+    source: str
+
+    @property
+    def cache_token(self) -> str:
+        return self.version
 
 
 @dataclass(frozen=True)
@@ -29,15 +46,11 @@ class RawData:
         return hashlib.sha256(self.content).hexdigest()
 
 
-def is_url(source: str) -> bool:
-    return source.startswith(("http://", "https://"))
-
-
 def read_source(
     source: str, timeout_s: float = 30.0, client: httpx.Client | None = None
 ) -> RawData:
     """Fetch the raw bytes: an HTTP(S) download or a local file."""
-    if is_url(source):
+    if is_http(source):
         return RawData(source, _download(source, timeout_s, client))
     path = Path(source).expanduser()
     if not path.is_file():
@@ -79,7 +92,7 @@ def source_fingerprint(
     A file is hashed (milliseconds for this data). A URL is asked for its ETag or Last-Modified
     with a HEAD request; a server that sends neither is downloaded and hashed.
     """
-    if not is_url(source):
+    if not is_http(source):
         return read_source(source).version
     owned = client is None
     http = client or httpx.Client(timeout=timeout_s, follow_redirects=True)
@@ -97,8 +110,9 @@ def source_fingerprint(
     return read_source(source, timeout_s, client).version
 
 
-def source_uri(location: str) -> str:
-    """Where the data came from, resolvable anywhere: a URL as it is, a path as a file:// URI."""
-    if location.startswith(("http://", "https://", "s3://", "gs://", "file://")):
-        return location
-    return Path(location).expanduser().resolve().as_uri()
+def load(source: str, timeout_s: float = 30.0) -> Ingested:
+    """Read and parse a source: its rows as they are, for validation to judge."""
+    raw = read_source(source, timeout_s)
+    frame = parse_csv(raw)
+    log.info("ingested %d rows from %s (data version %s)", len(frame), source, raw.version[:12])
+    return Ingested(frame, raw.version, source)

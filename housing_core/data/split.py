@@ -8,12 +8,16 @@ The target is left out of the key so that a corrected price does not move a row 
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from housing_core.data.contract import FEATURE_COLUMNS
+from housing_core.settings import SplitSettings
+
+log = logging.getLogger(__name__)
 
 _BUCKETS = 2**64
 
@@ -53,3 +57,14 @@ def split_frame(frame: pd.DataFrame, test_fraction: float = 0.2, salt: str = "ho
         train=frame.loc[~mask].reset_index(drop=True),
         test=frame.loc[mask].reset_index(drop=True),
     )
+
+
+def split_rows(frame: pd.DataFrame, settings: SplitSettings) -> Split:
+    """The configured split, logged."""
+    parts = split_frame(frame, settings.test_fraction, settings.salt)
+    log.info(
+        "split into %d training and %d held-out rows (hash-stable)",
+        len(parts.train),
+        len(parts.test),
+    )
+    return parts

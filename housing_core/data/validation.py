@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pandas as pd
 
 from housing_core.data.contract import (
@@ -10,6 +12,9 @@ from housing_core.data.contract import (
     OCEAN_PROXIMITY_VALUES,
     RAW_COLUMNS,
 )
+from housing_core.settings import DataSettings
+
+log = logging.getLogger(__name__)
 
 
 class DataValidationError(ValueError):
@@ -20,6 +25,13 @@ class DataValidationError(ValueError):
         where = f" in {source}" if source else ""
         lines = "\n".join(f"  - {p}" for p in problems)
         super().__init__(f"housing data{where} failed {len(problems)} check(s):\n{lines}")
+
+
+def validate_rows(frame: pd.DataFrame, rules: DataSettings, source: str = "") -> pd.DataFrame:
+    """The contract checked with the configured limits: the clean frame, or one error."""
+    clean = validate(frame, rules.min_rows, rules.max_missing_fraction, source)
+    log.info("validated %d rows: every contract check passed", len(clean))
+    return clean
 
 
 def validate(

@@ -20,7 +20,8 @@ import numpy.typing as npt
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.ensemble import HistGradientBoostingRegressor
 
-FloatArray = npt.NDArray[np.float64]
+from housing_core.model.columns import FloatArray
+
 IndexArray = npt.NDArray[np.intp]
 
 _ROWS_PER_CHUNK = 1024  # bounds the (rows x trees) working arrays to a few MB

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from housing_core.model.columns import Table, column, require_columns, with_added
+from housing_core.model.columns import FloatArray, Table, column, require_columns, with_added
 
 LONGITUDE = "longitude"
 LATITUDE = "latitude"
@@ -94,8 +94,6 @@ COASTLINE: tuple[tuple[float, float], ...] = (
     (-117.24, 32.67),  # Point Loma
     (-117.13, 32.53),  # Imperial Beach, Mexican border
 )
-
-FloatArray = npt.NDArray[np.float64]
 
 
 def haversine_km(lon: FloatArray, lat: FloatArray, to_lon: float, to_lat: float) -> FloatArray:

@@ -63,19 +63,9 @@ def _feature_steps(features: FeatureSpec, random_state: int) -> list[tuple[str, 
     if features.geo:
         steps.append(("geo", GeographicFeatures(angles=features.rotation_angles)))
     if features.neighbours:
-        neighbours = NeighbourTargetFeatures(
-            ks=features.neighbour_ks,
-            income_k=features.neighbour_income_k,
-            density_k=features.neighbour_density_k,
-            similar_ks=features.neighbour_similar_ks,
-            income_scale_km=features.neighbour_income_scale_km,
-            context_k=features.neighbour_context_k,
-            spread_k=features.neighbour_spread_k,
-            smoothing_km=features.neighbour_smoothing_km,
-            n_splits=features.neighbour_folds,
-            random_state=random_state,
-        )
-        steps.append(("neighbours", neighbours))
+        # the settings name each parameter as the transformer does, under a `neighbour_` prefix
+        params = features.neighbour_params()
+        steps.append(("neighbours", NeighbourTargetFeatures(**params, random_state=random_state)))
     return steps
 
 

@@ -3,11 +3,16 @@ settings library: ``housing_core.settings``' model configurations satisfy these 
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from collections.abc import Mapping
+from typing import Any, Literal, Protocol
 
 
 class FeatureSpec(Protocol):
-    """Which engineered feature groups the pipeline adds, and their parameters."""
+    """Which engineered feature groups the pipeline adds, and their parameters.
+
+    The neighbour step's parameters are not listed again here: `neighbour_params()` gives
+    them under the names of `NeighbourTargetFeatures`' own parameters, which declare them.
+    """
 
     @property
     def geo(self) -> bool: ...
@@ -15,24 +20,7 @@ class FeatureSpec(Protocol):
     def neighbours(self) -> bool: ...
     @property
     def rotation_angles(self) -> tuple[float, ...]: ...
-    @property
-    def neighbour_ks(self) -> tuple[int, ...]: ...
-    @property
-    def neighbour_income_k(self) -> int | None: ...
-    @property
-    def neighbour_density_k(self) -> int | None: ...
-    @property
-    def neighbour_similar_ks(self) -> tuple[int, ...]: ...
-    @property
-    def neighbour_income_scale_km(self) -> float: ...
-    @property
-    def neighbour_spread_k(self) -> int | None: ...
-    @property
-    def neighbour_context_k(self) -> int | None: ...
-    @property
-    def neighbour_smoothing_km(self) -> float: ...
-    @property
-    def neighbour_folds(self) -> int: ...
+    def neighbour_params(self) -> Mapping[str, Any]: ...
 
 
 class _ModelSpec(Protocol):

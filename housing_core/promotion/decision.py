@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from housing_core.evaluation.gates import check_gates
+from housing_core.evaluation.metrics import METRICS
 from housing_core.formatting import format_metric, format_share
 from housing_core.settings import PromotionGates
 
@@ -25,27 +26,29 @@ class RollbackError(RuntimeError):
     """There is nothing to roll back to, or the version to return to does not serve."""
 
 
+Role = Literal["production", "candidate"]
+
+
 @dataclass(frozen=True)
-class Candidate:
-    """A registered version, scored on the shared rows and smoke-tested with a serving payload."""
+class VersionScore:
+    """One registered version judged on the shared rows: the one score type from its own
+    process's answer to the promotion summary.
+
+    Scoring fills the metrics, the smoke test's verdict and where its code ran; the decision
+    fills its role and the gates it missed (`failures`, naming each gate and by how much).
+    """
 
     version: str
     metrics: dict[str, float]
     smoke_error: str | None = None
+    code_from: str | None = None
+    interpreter: str = ""
+    role: Role = "candidate"
+    failures: tuple[str, ...] = ()
 
     @property
     def rmse(self) -> float:
         return round(self.metrics["rmse"], _TIE_DECIMALS)
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """One version's gate results; `failures` name each gate missed and by how much."""
-
-    version: str
-    role: Literal["production", "candidate"]
-    metrics: dict[str, float]
-    failures: tuple[str, ...]
 
     @property
     def passed(self) -> bool:
@@ -60,32 +63,27 @@ class Decision:
     target: str | None
     previous: str | None
     reason: str
-    verdicts: tuple[Verdict, ...]
+    scores: tuple[VersionScore, ...]
 
     @property
     def moves(self) -> bool:
         return self.action in ("promote", "rollback") and self.target != self.previous
 
     def scores_of(self, version: str) -> dict[str, float]:
-        return next(v.metrics for v in self.verdicts if v.version == version)
+        return next(v.metrics for v in self.scores if v.version == version)
 
     def table(self) -> list[dict[str, str]]:
         """One row per version, best first, as the promotion report shows it."""
-        rows = []
-        for verdict in self.verdicts:
-            m = verdict.metrics
-            rows.append(
-                {
-                    "version": verdict.version,
-                    "role": verdict.role,
-                    **{
-                        name: format_metric(name, m[name]) for name in ("rmse", "mae", "r2", "mape")
-                    },
-                    "gates": "pass" if verdict.passed else "; ".join(verdict.failures),
-                    "outcome": self._outcome(verdict.version),
-                }
-            )
-        return rows
+        return [
+            {
+                "version": score.version,
+                "role": score.role,
+                **{name: format_metric(name, score.metrics[name]) for name in METRICS},
+                "gates": "pass" if score.passed else "; ".join(score.failures),
+                "outcome": self._outcome(score.version),
+            }
+            for score in self.scores
+        ]
 
     def _outcome(self, version: str) -> str:
         if version == self.target and self.moves:
@@ -98,21 +96,20 @@ class Decision:
 
 
 def decide(
-    candidates: Sequence[Candidate], production: str | None, gates: PromotionGates
+    candidates: Sequence[VersionScore], production: str | None, gates: PromotionGates
 ) -> Decision:
     """Promote the best candidate that passes every gate and beats production by enough.
 
     Ranking: lowest RMSE on the shared rows; a tie goes to production (no churn), then to the
     newer version. A candidate failing an absolute gate or the smoke test is never promoted.
     """
-    by_version = {c.version: c for c in candidates}
-    if production is not None and production not in by_version:
+    if production is not None and production not in {c.version for c in candidates}:
         raise ValueError(f"production version {production} must be scored with the candidates")
-    verdicts = _verdicts(candidates, production, gates)
-    passing = [by_version[v.version] for v in verdicts if v.passed and v.version != production]
+    judged = _judged(candidates, production, gates)
+    passing = [v for v in judged if v.passed and v.version != production]
     if not passing:
         refused = "; ".join(
-            f"v{v.version}: {', '.join(v.failures)}" for v in verdicts if v.version != production
+            f"v{v.version}: {', '.join(v.failures)}" for v in judged if v.version != production
         )
         if production is None:
             return Decision(
@@ -120,11 +117,11 @@ def decide(
                 None,
                 None,
                 f"no candidate passes the gates ({refused or 'none found'})",
-                verdicts,
+                judged,
             )
         why = f"no candidate passes the gates ({refused})" if refused else "no other version"
         return Decision(
-            "keep", production, production, f"production stays v{production}: {why}", verdicts
+            "keep", production, production, f"production stays v{production}: {why}", judged
         )
     best = min(passing, key=lambda c: (c.rmse, -int(c.version)))
     if production is None:
@@ -135,13 +132,17 @@ def decide(
             f"first promotion: v{best.version} has the lowest RMSE "
             f"({format_metric('rmse', best.rmse)}) "
             f"of {len(passing)} candidate(s) passing every gate",
-            verdicts,
+            judged,
         )
-    return _against_production(best, by_version[production], gates.min_improvement, verdicts)
+    champion = next(v for v in judged if v.version == production)
+    return _against_production(best, champion, gates.min_improvement, judged)
 
 
 def _against_production(
-    best: Candidate, champion: Candidate, min_improvement: float, verdicts: tuple[Verdict, ...]
+    best: VersionScore,
+    champion: VersionScore,
+    min_improvement: float,
+    judged: tuple[VersionScore, ...],
 ) -> Decision:
     if champion.smoke_error:
         reason = (
@@ -149,7 +150,7 @@ def _against_production(
             f"({champion.smoke_error}); v{best.version} passes every gate "
             f"(RMSE {format_metric('rmse', best.rmse)})"
         )
-        return Decision("promote", best.version, champion.version, reason, verdicts)
+        return Decision("promote", best.version, champion.version, reason, judged)
     gain = (champion.rmse - best.rmse) / champion.rmse if champion.rmse else 0.0
     compared = f"RMSE {format_metric('rmse', best.rmse)} vs {format_metric('rmse', champion.rmse)}"
     if best.rmse >= champion.rmse:
@@ -157,23 +158,23 @@ def _against_production(
             f"production stays v{champion.version}: best candidate v{best.version} is not "
             f"better on the shared rows ({compared}); nothing to change"
         )
-        return Decision("keep", champion.version, champion.version, reason, verdicts)
+        return Decision("keep", champion.version, champion.version, reason, judged)
     if gain < min_improvement:
         reason = (
             f"production stays v{champion.version}: improvement gate: v{best.version} lowers "
             f"RMSE by {format_share(gain)} ({compared}), needs at least "
             f"{format_share(min_improvement)} (short by {format_share(min_improvement - gain)})"
         )
-        return Decision("keep", champion.version, champion.version, reason, verdicts)
+        return Decision("keep", champion.version, champion.version, reason, judged)
     reason = (
         f"v{best.version} replaces v{champion.version}: RMSE {format_share(gain)} lower on the "
         f"shared rows ({compared}; gate {format_share(min_improvement)})"
     )
-    return Decision("promote", best.version, champion.version, reason, verdicts)
+    return Decision("promote", best.version, champion.version, reason, judged)
 
 
 def plan_rollback(
-    candidates: Sequence[Candidate], production: str | None, rollback_to: str | None
+    candidates: Sequence[VersionScore], production: str | None, rollback_to: str | None
 ) -> Decision:
     """Move the alias back to the version production replaced; only its smoke test must pass.
 
@@ -185,12 +186,11 @@ def plan_rollback(
         return Decision(
             "none", None, None, "nothing to roll back: no version carries the alias", ()
         )
-    verdicts = tuple(
-        Verdict(
-            c.version,
-            "production" if c.version == production else "candidate",
-            c.metrics,
-            (f"smoke test: {c.smoke_error}",) if c.smoke_error else (),
+    judged = tuple(
+        replace(
+            c,
+            role="production" if c.version == production else "candidate",
+            failures=(f"smoke test: {c.smoke_error}",) if c.smoke_error else (),
         )
         for c in candidates
     )
@@ -199,7 +199,7 @@ def plan_rollback(
             f"nothing to roll back to: production v{production} did not replace another "
             "version, so it stays"
         )
-        return Decision("keep", production, production, reason, verdicts)
+        return Decision("keep", production, production, reason, judged)
     target = next((c for c in candidates if c.version == rollback_to), None)
     if target is None:
         raise ValueError(f"version {rollback_to} must be scored before rolling back to it")
@@ -208,28 +208,28 @@ def plan_rollback(
             f"refusing to roll back to v{rollback_to}: smoke test failed: {target.smoke_error}"
         )
     reason = f"rollback: v{rollback_to} returns to production, replacing v{production}"
-    return Decision("rollback", rollback_to, production, reason, verdicts)
+    return Decision("rollback", rollback_to, production, reason, judged)
 
 
-def _verdicts(
-    candidates: Sequence[Candidate], production: str | None, gates: PromotionGates
-) -> tuple[Verdict, ...]:
+def _judged(
+    candidates: Sequence[VersionScore], production: str | None, gates: PromotionGates
+) -> tuple[VersionScore, ...]:
+    """Each version with its role and the gates it missed, best first."""
     ordered = sorted(
         candidates,
         key=lambda c: (math.isnan(c.rmse), c.rmse, c.version != production, -int(c.version)),
     )
     return tuple(
-        Verdict(
-            c.version,
-            "production" if c.version == production else "candidate",
-            c.metrics,
-            _failures(c, gates),
+        replace(
+            c,
+            role="production" if c.version == production else "candidate",
+            failures=_failures(c, gates),
         )
         for c in ordered
     )
 
 
-def _failures(candidate: Candidate, gates: PromotionGates) -> tuple[str, ...]:
+def _failures(candidate: VersionScore, gates: PromotionGates) -> tuple[str, ...]:
     if any(math.isnan(v) for v in candidate.metrics.values()):  # not even scored
         return (f"smoke test failed: {candidate.smoke_error or 'no scores'}",)
     failures = [check.miss() for check in check_gates(candidate.metrics, gates)]

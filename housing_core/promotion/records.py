@@ -1,37 +1,51 @@
-"""What moving the alias leaves on the version that receives it: when, who, why, over what."""
+"""What moving the alias leaves on the versions, as values: one tag, and the serving records.
+
+The one tag is where a later rollback goes: a promotion sets it to the version it replaced; a
+rollback leaves the target's own, so a second rollback goes one step further back. Everything
+else about a move (when, why, over what, the scores it won with) is written as the serving
+section of each version's description (see pages), where a person reads it.
+"""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from housing_core.promotion.decision import Decision
 
-TAG_PREFIX = "housing.promotion."
-ROLLBACK_TO_TAG = f"{TAG_PREFIX}rollback_to"
+ROLLBACK_TO_TAG = "rollback_to"  # `rollback_to: v1`, a chip the registry shows whole
+OLD_ROLLBACK_TO_TAG = "housing.promotion.rollback_to"  # what versions promoted before carry
 
 
-def move_tags(
-    decision: Decision, *, alias: str, at: str, flow_run_id: str, data_version: str
-) -> dict[str, str]:
-    """Tags written on the version that now carries the alias: when, by whom, why, over what.
+@dataclass(frozen=True)
+class Release:
+    """A decision that moves the alias, and the moment and run that carry it out."""
 
-    `rollback_to` is where a later rollback goes. A promotion sets it to the version it
-    replaced; a rollback leaves the target's own, so a second rollback goes one step further.
-    """
+    decision: Decision
+    alias: str
+    at: str  # ISO 8601, UTC, to the millisecond
+    flow_run_url: str = ""
+    n_rows: int = 0  # shared rows every version was scored on
+
+    def __post_init__(self) -> None:
+        if self.decision.target is None:
+            raise ValueError("a decision without a target moves nothing")
+
+    @property
+    def target(self) -> str:
+        return str(self.decision.target)
+
+
+def move_tags(decision: Decision) -> dict[str, str]:
+    """The tags written on the version that now carries the alias."""
     if decision.target is None:
         raise ValueError("a decision without a target moves nothing")
-    tags = {
-        f"{TAG_PREFIX}action": decision.action,
-        f"{TAG_PREFIX}alias": alias,
-        f"{TAG_PREFIX}at": at,
-        f"{TAG_PREFIX}flow_run_id": flow_run_id,
-        f"{TAG_PREFIX}replaced": decision.previous or "",
-        f"{TAG_PREFIX}scores": json.dumps(
-            {k: round(v, 6) for k, v in decision.scores_of(decision.target).items()}
-        ),
-        f"{TAG_PREFIX}data_version": data_version,
-        f"{TAG_PREFIX}reason": decision.reason[:5000],
-    }
     if decision.action == "promote":
-        tags[ROLLBACK_TO_TAG] = decision.previous or ""
-    return tags
+        return {ROLLBACK_TO_TAG: f"v{decision.previous}" if decision.previous else ""}
+    return {}
+
+
+def rollback_point(tags: Mapping[str, str]) -> str | None:
+    """The version number a rollback from this version goes to, as its tags say (any age)."""
+    value = tags.get(ROLLBACK_TO_TAG, tags.get(OLD_ROLLBACK_TO_TAG, ""))
+    return value.removeprefix("v") or None

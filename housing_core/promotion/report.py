@@ -67,17 +67,17 @@ CHART_WIDTH = 30
 def rmse_chart(decision: Decision) -> str:
     """A bar per version scored, its length the RMSE above a baseline just under the best one
     (so a 2 % difference shows): a chart any Markdown page shows, Prefect's and MLflow's."""
-    scored = [v for v in decision.verdicts if v.metrics.get("rmse") == v.metrics.get("rmse")]
+    scored = [v for v in decision.scores if v.metrics.get("rmse") == v.metrics.get("rmse")]
     if not scored:
         return "_(no version scored)_"
     values = [v.metrics["rmse"] for v in scored]
     base = 0.95 * min(values)
     span = max(values) - base
     rows = []
-    for verdict in scored:
-        rmse = verdict.metrics["rmse"]
+    for score in scored:
+        rmse = score.metrics["rmse"]
         eighths = round(CHART_WIDTH * 8 * (rmse - base) / span) if span > 0 else CHART_WIDTH * 8
         bar = "█" * (eighths // 8) + ("", "▏", "▎", "▍", "▌", "▋", "▊", "▉")[eighths % 8]
-        label = f"v{verdict.version} ({verdict.role})"
+        label = f"v{score.version} ({score.role})"
         rows.append({"version": label, "RMSE": format_metric("rmse", rmse), "chart": f"`{bar}`"})
     return f"{markdown_table(rows)}\n\nBars start at {format_metric('rmse', base)}."

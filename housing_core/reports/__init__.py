@@ -1,5 +1,6 @@
-"""The reports wing: what a person reads in the Prefect UI and sees in MLflow's artifacts.
+"""The reports wing: building blocks of what a person reads, for every use case.
 
-- ``markdown``: tables and links; ``training``: the training report; ``plots``: the figures.
-The promotion report lives with the decision it explains (``housing_core.promotion.report``).
+- ``markdown``: tables, metric lines and links to the UIs; ``plots``: the figures.
+Each use case composes its own report from them: the training report lives in
+``housing_core.training.report``, the promotion report in ``housing_core.promotion.report``.
 """

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import signal
 import socket
@@ -34,12 +33,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from housing_core.serving.environments import interpreter_for, runtime_requirements
+from housing_core.data.contract import PRICE_CAP
+from housing_core.isolation.environments import interpreter_for, runtime_requirements
 from housing_core.serving.workers import Generation, Launch, SwapError, start_worker
-from housing_core.settings import Settings
-from housing_core.tracking import registry
+from housing_core.settings import MlflowSettings, ServingSettings
+from housing_core.tracking import registry, runs
 from housing_core.tracking.connection import TrackingUnavailableError, open_tracking
 from housing_core.tracking.registry import AliasNotSetError, RegisteredVersion
+from housing_core.versioning import Lineage
 
 log = logging.getLogger("housing-serve")
 
@@ -83,9 +84,18 @@ class State:
 
 class Supervisor:
     def __init__(
-        self, settings: Settings, follow: Follow, host: str, port: int, workers: int
+        self,
+        mlflow: MlflowSettings,
+        serving: ServingSettings,
+        state_dir: Path,
+        follow: Follow,
+        *,
+        host: str,
+        port: int,
+        workers: int,
     ) -> None:
-        self.settings, self.follow = settings, follow
+        self.mlflow, self.serving, self.state_dir = mlflow, serving, state_dir
+        self.follow = follow
         self.host, self.port, self.count = host, port, workers
         self.stop = threading.Event()
         self.run_dir = Path(tempfile.mkdtemp(prefix="housing-serve-"))
@@ -101,7 +111,7 @@ class Supervisor:
         (self.run_dir / "metrics").mkdir()
         listener = _listen(self.host, self.port)
         try:
-            target = self._target()
+            target = self._target(probe=True)
             self.current = self._start(target, listener)
             self.current.serve()
             self._record(target, self.current)
@@ -114,7 +124,7 @@ class Supervisor:
         finally:
             if self.current is not None:
                 self.current.drain()
-                self.current.wait_stopped(self.settings.serving.drain_timeout_s + 5)
+                self.current.wait_stopped(self.serving.drain_timeout_s + 5)
             listener.close()
             shutil.rmtree(self.run_dir, ignore_errors=True)
 
@@ -164,14 +174,14 @@ class Supervisor:
             time.monotonic() - started,
         )
         if old is not None:
-            old.wait_stopped(self.settings.serving.drain_timeout_s + 5)
+            old.wait_stopped(self.serving.drain_timeout_s + 5)
 
     def _start(self, target: RegisteredVersion, listener: socket.socket) -> Generation:
         """A generation of `self.count` workers for `target`, loaded and smoke-tested."""
         launch = self._launch(target)
         generation = Generation.start(launch, listener, self.count)
         try:
-            generation.wait_ready(self.settings.serving.swap_timeout_s)
+            generation.wait_ready(self.serving.swap_timeout_s)
         except SwapError:
             generation.kill()
             raise
@@ -179,10 +189,10 @@ class Supervisor:
 
     def _launch(self, target: RegisteredVersion) -> Launch:
         model_dir = self._download(target)
-        serving = self.settings.serving
+        serving = self.serving
         interpreter = interpreter_for(
             model_dir,
-            self.settings.state_dir / "environments",
+            self.state_dir / "environments",
             serving.environment,
             extra=runtime_requirements(),
         )
@@ -194,9 +204,9 @@ class Supervisor:
             version=target.version,
             state_file=self.run_dir / "state.json",
             metrics_dir=self.run_dir / "metrics",
+            price_cap=PRICE_CAP,
             max_body_bytes=serving.max_body_bytes,
             drain_timeout_s=serving.drain_timeout_s,
-            environment=dict(os.environ),
         )
 
     def _replace_dead_workers(self, listener: socket.socket) -> None:
@@ -218,7 +228,7 @@ class Supervisor:
             self.current.workers[index] = fresh
             single = Generation(self.current.launch, [fresh])
             try:
-                single.wait_ready(self.settings.serving.swap_timeout_s)
+                single.wait_ready(self.serving.swap_timeout_s)
             except SwapError as exc:
                 log.error("replacement worker failed: %s", exc)
                 continue
@@ -226,24 +236,35 @@ class Supervisor:
             self.state.workers = self.current.pids()
             self._write_state()
 
-    def _target(self) -> RegisteredVersion:
-        with open_tracking(self.settings) as tracking:
+    def _target(self, probe: bool = False) -> RegisteredVersion:
+        with open_tracking(self.mlflow) as tracking:
+            if probe:  # the first read: fail in seconds, naming the server, if it is down
+                tracking.probe()
             if self.follow.pin is not None:
-                return registry.get_version(tracking.client, self.follow.name, self.follow.pin)
-            return registry.version_with_alias(tracking.client, self.follow.name, self.follow.alias)
+                return registry.get_version(tracking, self.follow.name, self.follow.pin)
+            return registry.version_with_alias(tracking, self.follow.name, self.follow.alias)
 
     def _download(self, target: RegisteredVersion) -> Path:
         """The version's files, fetched once into the state folder, whole or not at all."""
-        folder = self.settings.state_dir / "serving" / f"{target.name}-v{target.version}"
+        folder = self.state_dir / "serving" / f"{target.name}-v{target.version}"
         folder = folder.resolve()
         if not folder.is_dir():
-            with open_tracking(self.settings) as tracking:
+            with open_tracking(self.mlflow) as tracking:
                 try:
                     registry.download_version(tracking, target.name, target.version, folder)
                 except OSError:  # another server fetched it meanwhile: keep theirs
                     if not folder.is_dir():
                         raise
         return folder
+
+    def _lineage(self, target: RegisteredVersion) -> Lineage:
+        """What made the version, as its run records it (empty if the server cannot say)."""
+        try:
+            with open_tracking(self.mlflow) as tracking:
+                return Lineage.from_tags(runs.run_tags(tracking, target.run_id))
+        except Exception as exc:  # the tracking server may be down: serving goes on
+            log.warning("could not read the lineage of v%s: %s", target.version, exc)
+            return Lineage.from_tags({})
 
     def _refuse(self, target: RegisteredVersion, error: str) -> None:
         log.error(
@@ -259,7 +280,7 @@ class Supervisor:
         self.state.version = target.version
         self.state.run_id = target.run_id
         self.state.source = target.source
-        self.state.code_version = target.code_version
+        self.state.code_version = self._lineage(target).code_version
         self.state.loaded_at = _now()
         self.state.load_seconds = round(generation.load_seconds, 3)
         self.state.interpreter = str(generation.launch.interpreter.python)

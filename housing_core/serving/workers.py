@@ -14,15 +14,14 @@ import select
 import socket
 import subprocess
 import time
-from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from housing_core.serving.environments import Interpreter
-from housing_core.serving.isolation import RUNTIME
+from housing_core.isolation.environments import Interpreter, child_environment
+from housing_core.isolation.jobs import RUNTIME as APP_DIR
 
-WORKER = RUNTIME / "worker.py"
+WORKER = Path(__file__).resolve().parent / "runtime" / "worker.py"
 
 
 class SwapError(RuntimeError):
@@ -56,9 +55,9 @@ class Launch:
     version: str
     state_file: Path
     metrics_dir: Path
+    price_cap: float
     max_body_bytes: int
     drain_timeout_s: float
-    environment: Mapping[str, str]
 
 
 @dataclass
@@ -129,17 +128,15 @@ def start_worker(launch: Launch, listener: socket.socket) -> Worker:
         str(WORKER),
         *("--socket-fd", str(listener.fileno())),
         *("--control-fd", str(control_read), "--ready-fd", str(ready_write)),
-        *("--model-dir", str(launch.model_dir), "--name", launch.name),
+        *("--app-dir", str(APP_DIR), "--model-dir", str(launch.model_dir)),
+        *("--name", launch.name, "--price-cap", repr(launch.price_cap)),
         *("--version", launch.version, "--state-file", str(launch.state_file)),
         *("--max-body-bytes", str(launch.max_body_bytes)),
         *("--drain-timeout", str(launch.drain_timeout_s)),
     ]
-    env = {
-        **launch.environment,
-        "PROMETHEUS_MULTIPROC_DIR": str(launch.metrics_dir),
-        # one OpenMP thread: waking a pool for one row costs more than the row (docs/model.md)
-        "OMP_NUM_THREADS": launch.environment.get("OMP_NUM_THREADS", "1"),
-    }
+    env = child_environment({"PROMETHEUS_MULTIPROC_DIR": str(launch.metrics_dir)})
+    # one OpenMP thread: waking a pool for one row costs more than the row (docs/model.md)
+    env.setdefault("OMP_NUM_THREADS", "1")
     process = subprocess.Popen(command, pass_fds=fds, env=env)
     os.close(control_read)
     os.close(ready_write)

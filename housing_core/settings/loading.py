@@ -15,7 +15,7 @@ from pydantic_settings import (
     SecretsSettingsSource,
 )
 
-from housing_core.settings.sections import FAMILIES, family_of
+from housing_core.settings.sections import DEFAULT_FAMILY, FAMILIES, FAMILY_CONFIGS, family_of
 from housing_core.settings.tree import CONFIG_FILE_ENV, ENV_PREFIX, LayeredSource, Settings
 
 # Settings that were renamed: an old name left in an environment must not be ignored silently.
@@ -88,8 +88,11 @@ def _describe(exc: ValidationError, overrides: Mapping[str, Any]) -> list[str]:
     values = _layers(overrides).values()
     problems = []
     for error in exc.errors():
+        family = next((str(p) for p in error["loc"] if str(p) in FAMILIES), None)
         path = [str(p) for p in error["loc"] if str(p) not in FAMILIES]
         value, rule = error.get("input"), error["msg"]
+        if error["type"] == "extra_forbidden" and family is not None and len(path) == 2:
+            rule = _not_of_family(path[-1], family)
         if error["type"] == "union_tag_invalid":  # the family: name the field and the choices
             path, value = [*path, "family"], family_of(value)
             rule = f"must be one of {', '.join(FAMILIES)}"
@@ -99,6 +102,19 @@ def _describe(exc: ValidationError, overrides: Mapping[str, Any]) -> list[str]:
             rule += f"; renamed to '{RENAMED[dotted]}' ({_env_name(RENAMED[dotted])})"
         problems.append(f"{dotted}{shown} ({_origin(path, values)}): {rule}")
     return problems
+
+
+def _not_of_family(name: str, family: str) -> str:
+    """`n_estimators` given to the default boosting model: say whose it is, and what it takes."""
+    owners = [f for f, config in FAMILY_CONFIGS.items() if name in config.model_fields]
+    default = " (the default family)" if family == DEFAULT_FAMILY else ""
+    takes = ", ".join(n for n in FAMILY_CONFIGS[family].model_fields if n != "family")
+    where = (
+        f'it belongs to {" and ".join(owners)}: add "family": "{owners[0]}"'
+        if owners
+        else "no model family has it"
+    )
+    return f"not a parameter of {family}{default}; {where}. {family} takes: {takes}"
 
 
 def _layers(overrides: Mapping[str, Any]) -> LayeredSource:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, SecretStr, Tag, field_validator
 
@@ -26,6 +26,9 @@ class DataSettings(_Frozen):
     max_missing_fraction: float = Field(
         0.05, ge=0, le=1, description="largest share of blanks allowed in any one column"
     )
+
+
+NEIGHBOUR_PREFIX = "neighbour_"
 
 
 class FeatureSettings(_Frozen):
@@ -58,6 +61,14 @@ class FeatureSettings(_Frozen):
         description="cross-fitting folds for the training rows' neighbour prices; more folds "
         "let a training row see nearly all other rows, as a new row does",
     )
+
+    def neighbour_params(self) -> dict[str, Any]:
+        """The `neighbour_*` settings as the model's neighbour step names its parameters."""
+        return {
+            name.removeprefix(NEIGHBOUR_PREFIX): value
+            for name, value in self
+            if name.startswith(NEIGHBOUR_PREFIX)
+        }
 
 
 class _ModelBase(_Frozen):
@@ -115,6 +126,11 @@ def family_of(value: object) -> str:
     return str(getattr(value, "family", DEFAULT_FAMILY))
 
 
+FAMILY_CONFIGS: dict[str, type[HistGradientBoostingConfig] | type[RandomForestConfig]] = {
+    "hist_gradient_boosting": HistGradientBoostingConfig,
+    "random_forest": RandomForestConfig,
+}
+
 ModelConfig = Annotated[
     Annotated[HistGradientBoostingConfig, Tag("hist_gradient_boosting")]
     | Annotated[RandomForestConfig, Tag("random_forest")],
@@ -148,9 +164,17 @@ class SplitSettings(_Frozen):
 
 
 class MlflowSettings(_Frozen):
-    """Tracking server and registry names. The URI honours the standard MLFLOW_TRACKING_URI."""
+    """The tracking server, the registry names, and MLflow's HTTP bounds and credentials.
+
+    `tracking_uri` is always set once the settings are loaded: this setting, else the standard
+    MLFLOW_TRACKING_URI, else the embedded store in the state folder (whose experiments keep
+    their artifacts beside it, in `artifact_location`).
+    """
 
     tracking_uri: str | None = None
+    artifact_location: str | None = Field(
+        None, description="where a new experiment keeps its artifacts (server default if unset)"
+    )
     experiment_name: str = Field(EXPERIMENT_NAME, min_length=1)
     registered_model_name: str = Field(REGISTERED_MODEL_NAME, min_length=1)
     request_timeout_s: int = Field(30, ge=1)
@@ -163,6 +187,13 @@ class MlflowSettings(_Frozen):
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @property
+    def uri(self) -> str:
+        """The tracking URI in force (see the class docstring)."""
+        if self.tracking_uri is None:
+            raise ValueError("the settings were not built by load_settings: no tracking URI")
+        return self.tracking_uri
 
 
 class PromotionSettings(_Frozen):

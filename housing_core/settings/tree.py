@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -76,14 +76,21 @@ class Settings(BaseSettings):
             layers.append((f"config file {config_file}", yaml))
         return (LayeredSource(settings_cls, layers),)
 
-    def tracking_uri(self) -> str:
-        """The tracking URI in force: setting, then MLFLOW_TRACKING_URI, then the local store."""
-        if self.mlflow.tracking_uri:
-            return self.mlflow.tracking_uri
-        from_env = os.environ.get("MLFLOW_TRACKING_URI")
-        if from_env:
-            return from_env
-        return f"sqlite:///{(self.state_dir / 'mlflow.db').as_posix()}"
+    @model_validator(mode="before")
+    @classmethod
+    def _resolve_tracking(cls, values: Any) -> Any:
+        """The tracking URI in force: the setting, then MLFLOW_TRACKING_URI, then the embedded
+        store (whose experiments keep their artifacts in the state folder)."""
+        if not isinstance(values, Mapping):
+            return values
+        mlflow = dict(values.get("mlflow") or {})
+        if not mlflow.get("tracking_uri"):
+            mlflow["tracking_uri"] = os.environ.get("MLFLOW_TRACKING_URI") or ""
+        if not mlflow["tracking_uri"]:
+            state = Path(str(values.get("state_dir") or LOCAL_STATE_DIR))
+            mlflow["tracking_uri"] = f"sqlite:///{(state / 'mlflow.db').as_posix()}"
+            mlflow.setdefault("artifact_location", (state / "mlartifacts").resolve().as_uri())
+        return {**values, "mlflow": mlflow}
 
 
 class LayeredSource(PydanticBaseSettingsSource):

@@ -1,9 +1,12 @@
-"""The tracking wing: every MLflow call of the project (serving's runtime aside).
+"""The tracking wing: a plain gateway to MLflow, for every use case (serving's runtime aside).
+
+It takes finished values (names, tags, parameters, metrics, frames, figures, texts) and writes
+them; what to record and how it reads to a person belongs to the use cases above it
+(housing_core.training, housing_core.promotion). It imports neither the reports nor the
+number format (a lint rule keeps it so).
 
 - ``connection``: the one entry point; it owns the client, the URIs and MLflow's HTTP bounds;
-- ``lineage``: what a run and a version were made from, as tags;
-- ``runs``: logging a training once (idempotent), and sweeping runs a crash left RUNNING;
-- ``run_content``: what a run holds: parameters, metrics, data sets, figures, the evaluation;
-- ``packaging``: the logged model: flavour, signature, the model wing as its code, requirements;
-- ``registry``: versions, aliases, downloads.
+- ``runs``: experiments and runs: created, written, found, failed when left running;
+- ``packaging``: a fitted model logged as a LoggedModel with its code and requirements;
+- ``registry``: versions, their tags and descriptions, aliases, downloads.
 """

@@ -22,7 +22,7 @@ import requests
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from housing_core.settings import MlflowSettings, Settings
+from housing_core.settings import MlflowSettings
 
 
 class TrackingUnavailableError(RuntimeError):
@@ -35,6 +35,16 @@ class Tracking:
 
     uri: str
     client: MlflowClient
+
+    def probe(self) -> None:
+        """Fail in seconds, naming the URI, when the server does not answer."""
+        try:
+            self.client.search_experiments(max_results=1)
+        except (MlflowException, requests.RequestException, OSError) as exc:
+            raise TrackingUnavailableError(
+                f"MLflow tracking server at {self.uri} is unreachable: {type(exc).__name__}: "
+                f"{first_line(exc)}"
+            ) from exc
 
     def download(self, artifact_uri: str, destination: Path) -> Path:
         """Artifacts at a storage URI (`mlflow-artifacts:/...`, `file:///...`), from this server.
@@ -52,23 +62,17 @@ class Tracking:
 
 
 @contextmanager
-def open_tracking(settings: Settings, *, check: bool = True) -> Iterator[Tracking]:
-    """The tracking server in force, checked to answer (unless told not to) before any work."""
-    uri = settings.tracking_uri()
+def open_tracking(settings: MlflowSettings) -> Iterator[Tracking]:
+    """A client on the tracking server in force, MLflow's process state scoped to the block.
+
+    It does not call the server: a task that must fail fast calls `probe()` first, once.
+    """
+    uri = settings.uri
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     forced = {"MLFLOW_TRACKING_URI": uri, "MLFLOW_REGISTRY_URI": uri}
-    with _scoped_environment(_mlflow_environment(settings.mlflow), forced):
-        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-        if check:
-            try:
-                client.search_experiments(max_results=1)
-            except (MlflowException, requests.RequestException, OSError) as exc:
-                raise TrackingUnavailableError(
-                    f"MLflow tracking server at {uri} is unreachable: {type(exc).__name__}: "
-                    f"{first_line(exc)}"
-                ) from exc
-        yield Tracking(uri, client)
+    with _scoped_environment(_mlflow_environment(settings), forced):
+        yield Tracking(uri, MlflowClient(tracking_uri=uri, registry_uri=uri))
 
 
 def _mlflow_environment(mlflow_settings: MlflowSettings) -> dict[str, str]:

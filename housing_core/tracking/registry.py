@@ -1,34 +1,41 @@
-"""The model registry: idempotent registration, lineage lookups, aliases and downloads."""
+"""The model registry: versions, their tags and descriptions, aliases, downloads.
+
+Registration is idempotent per run (a POST the client retried can create a twin, removed
+here), and an alias move is re-read, since MLflow has no compare-and-set. What a description
+says and which tags a version carries is the caller's: this module writes them as given.
+"""
 
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlflow import MlflowClient
-from mlflow.entities import LoggedModel
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException, RestException
 
-from housing_core.reports.versions import with_serving_record
 from housing_core.tracking.connection import Tracking
-from housing_core.tracking.lineage import CODE_VERSION_TAG, TRAINING_KEY_TAG
 
 
 class AliasNotSetError(LookupError):
     """No version carries the alias yet: run the promotion flow first."""
 
 
+class AliasMismatchError(RuntimeError):
+    """After a move, the alias does not point where it was set: another writer got in between."""
+
+
 @dataclass(frozen=True)
 class RegisteredVersion:
-    """One registered version, as serving and the reports name it."""
+    """One registered version: where it came from, its tags and its description."""
 
     name: str
     version: str
     run_id: str
     source: str
-    code_version: str = ""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    description: str = ""
 
     @property
     def uri(self) -> str:
@@ -38,49 +45,46 @@ class RegisteredVersion:
         return f"{self.name} version {self.version} (run {self.run_id}, {self.source})"
 
 
-def ensure_registered_model(client: MlflowClient, name: str) -> None:
+def ensure_registered_model(tracking: Tracking, name: str, description: str) -> None:
+    client = tracking.client
     try:
         client.get_registered_model(name)
     except MlflowException as exc:
         if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
             raise
         try:
-            client.create_registered_model(
-                name,
-                description="California median house value per block group, in dollars. "
-                "Takes the raw housing.csv columns (without the target).",
-            )
+            client.create_registered_model(name, description=description)
         except RestException as race:  # created meanwhile by a concurrent run
             if race.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
 
 
-def find_version_by_training_key(client: MlflowClient, name: str, key: str) -> ModelVersion | None:
-    """The earliest version registered for this exact training, if any."""
-    found = client.search_model_versions(f"name = '{name}' and tags.`{TRAINING_KEY_TAG}` = '{key}'")
-    return min(found, key=lambda v: int(v.version)) if found else None
+def version_of_run(tracking: Tracking, name: str, run_id: str) -> RegisteredVersion | None:
+    """The version registered from a run, if any (the earliest, should a twin exist)."""
+    found = tracking.client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
+    return _registered(min(found, key=lambda v: int(v.version))) if found else None
 
 
 def register_version(
-    client: MlflowClient,
+    tracking: Tracking,
     name: str,
-    model: LoggedModel,
+    model_id: str,
     run_id: str,
-    tags: dict[str, str],
+    tags: Mapping[str, str],
     description: str,
-) -> ModelVersion:
-    """Register once: a POST the client retried can create a twin, which is removed here."""
-    ensure_registered_model(client, name)
-    existing = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
-    if existing:
-        return min(existing, key=lambda v: int(v.version))
+) -> RegisteredVersion:
+    """Register the run's model once: a repeat returns the version already there."""
+    existing = version_of_run(tracking, name, run_id)
+    if existing is not None:
+        return existing
+    client = tracking.client
     client.create_model_version(
         name,
-        source=f"models:/{model.model_id}",
+        source=f"models:/{model_id}",
         run_id=run_id,
-        tags=tags,
+        tags=dict(tags),
         description=description,
-        model_id=model.model_id,
+        model_id=model_id,
     )
     versions = sorted(
         client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'"),
@@ -88,29 +92,60 @@ def register_version(
     )
     for twin in versions[1:]:
         client.delete_model_version(name, twin.version)
-    return versions[0]
+    return _registered(versions[0])
 
 
-def get_version(client: MlflowClient, name: str, version: str) -> RegisteredVersion:
+def get_version(tracking: Tracking, name: str, version: str) -> RegisteredVersion:
     """A version by number; fails loudly (RESOURCE_DOES_NOT_EXIST) on an unknown one."""
-    found = client.get_model_version(name, version)
-    return RegisteredVersion(
-        name,
-        str(found.version),
-        str(found.run_id or ""),
-        str(found.source),
-        str((found.tags or {}).get(CODE_VERSION_TAG, "")),
-    )
+    return _registered(tracking.client.get_model_version(name, version))
 
 
-def version_with_alias(client: MlflowClient, name: str, alias: str) -> RegisteredVersion:
-    version = version_for_alias(client, name, alias)
+def version_for_alias(tracking: Tracking, name: str, alias: str) -> str | None:
+    """The version an alias points to, or None when no version carries it.
+
+    Read from the registered model: `search_model_versions` returns empty aliases, and
+    `get_model_version_by_alias` answers a missing alias with HTTP 400, not 404.
+    """
+    aliases: dict[str, str] = dict(tracking.client.get_registered_model(name).aliases)
+    version = aliases.get(alias)
+    return str(version) if version is not None else None
+
+
+def version_with_alias(tracking: Tracking, name: str, alias: str) -> RegisteredVersion:
+    version = version_for_alias(tracking, name, alias)
     if version is None:
         raise AliasNotSetError(
             f"no version of {name} carries the alias '{alias}': run "
             "`python -m flows.promotion` first"
         )
-    return get_version(client, name, version)
+    return get_version(tracking, name, version)
+
+
+def newest_versions(tracking: Tracking, name: str, limit: int) -> list[str]:
+    """The `limit` highest version numbers that are ready to load, newest first."""
+    versions = tracking.client.search_model_versions(f"name = '{name}'")
+    numbers = sorted((int(v.version) for v in versions if v.status == "READY"), reverse=True)
+    return [str(n) for n in numbers[:limit]]
+
+
+def set_version_tags(tracking: Tracking, name: str, version: str, tags: Mapping[str, str]) -> None:
+    for key, value in tags.items():
+        tracking.client.set_model_version_tag(name, version, key, value)
+
+
+def set_description(tracking: Tracking, name: str, version: str, description: str) -> None:
+    tracking.client.update_model_version(name, version, description)
+
+
+def move_alias(tracking: Tracking, name: str, alias: str, version: str) -> None:
+    """Point the alias at `version`, then re-read it: there is no compare-and-set in MLflow."""
+    tracking.client.set_registered_model_alias(name, alias, version)
+    found = version_for_alias(tracking, name, alias)
+    if found != version:
+        raise AliasMismatchError(
+            f"alias '{alias}' of {name} was set to version {version} but now reads "
+            f"{found or '(unset)'}: another writer moved it; check who before retrying"
+        )
 
 
 def download_version(tracking: Tracking, name: str, version: str, destination: Path) -> Path:
@@ -123,50 +158,12 @@ def download_version(tracking: Tracking, name: str, version: str, destination: P
     return destination
 
 
-class AliasMismatchError(RuntimeError):
-    """After a move, the alias does not point where it was set: another writer got in between."""
-
-
-def version_for_alias(client: MlflowClient, name: str, alias: str) -> str | None:
-    """The version an alias points to, or None when no version carries it.
-
-    Read from the registered model: `search_model_versions` returns empty aliases, and
-    `get_model_version_by_alias` answers a missing alias with HTTP 400, not 404.
-    """
-    aliases: dict[str, str] = dict(client.get_registered_model(name).aliases)
-    version = aliases.get(alias)
-    return str(version) if version is not None else None
-
-
-def newest_versions(client: MlflowClient, name: str, limit: int) -> list[str]:
-    """The `limit` highest version numbers that are ready to load, newest first."""
-    versions = client.search_model_versions(f"name = '{name}'")
-    ready = [v for v in versions if v.status == "READY"]
-    numbers = sorted((int(v.version) for v in ready), reverse=True)
-    return [str(n) for n in numbers[:limit]]
-
-
-def version_tags(client: MlflowClient, name: str, version: str) -> dict[str, str]:
-    return dict(client.get_model_version(name, version).tags)
-
-
-def set_version_tags(client: MlflowClient, name: str, version: str, tags: dict[str, str]) -> None:
-    for key, value in tags.items():
-        client.set_model_version_tag(name, version, key, value)
-
-
-def describe_version(client: MlflowClient, name: str, version: str, serving_record: str) -> None:
-    """Replace the serving section of a version's description (the rest stays)."""
-    current = client.get_model_version(name, version).description or ""
-    client.update_model_version(name, version, with_serving_record(current, serving_record))
-
-
-def move_alias(client: MlflowClient, name: str, alias: str, version: str) -> None:
-    """Point the alias at `version`, then re-read it: there is no compare-and-set in MLflow."""
-    client.set_registered_model_alias(name, alias, version)
-    found = version_for_alias(client, name, alias)
-    if found != version:
-        raise AliasMismatchError(
-            f"alias '{alias}' of {name} was set to version {version} but now reads "
-            f"{found or '(unset)'}: another writer moved it; check who before retrying"
-        )
+def _registered(found: ModelVersion) -> RegisteredVersion:
+    return RegisteredVersion(
+        name=str(found.name),
+        version=str(found.version),
+        run_id=str(found.run_id or ""),
+        source=str(found.source),
+        tags=dict(found.tags or {}),
+        description=str(found.description or ""),
+    )

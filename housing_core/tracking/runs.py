@@ -1,232 +1,167 @@
-"""Logging a training once: the run, its content, its model and, if it passed, its version.
+"""Runs and experiments: written as they are given, finished values only.
 
-Idempotent: the same training (data, code, configuration) is logged and registered once,
-however often the flow is retried, and a run a crash left RUNNING is marked FAILED.
+What a run holds, what it is named and how its pages read are decided by the use case that
+logs it (housing_core.training for a training); this module only writes and finds them.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
+import time
+import warnings
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
+import mlflow
 import pandas as pd
-from mlflow import MlflowClient
+from matplotlib.figure import Figure
+from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
-from sklearn.pipeline import Pipeline
 
-from housing_core.data.contract import FEATURE_COLUMNS
-from housing_core.evaluation.gates import Evaluation
-from housing_core.formatting import format_metric
-from housing_core.reports.markdown import METRICS_VIEW, experiment_url, run_url
-from housing_core.reports.versions import version_description
-from housing_core.settings import Settings
-from housing_core.tracking import run_content
 from housing_core.tracking.connection import Tracking
-from housing_core.tracking.lineage import FLOW_RUN_TAG, TRAINING_KEY_TAG, Lineage
-from housing_core.tracking.packaging import log_model
-from housing_core.tracking.registry import find_version_by_training_key, register_version
 
 
 @dataclass(frozen=True)
-class LoggedTraining:
-    """Where a training landed in MLflow, and whether this call did the logging."""
+class DatasetRecord:
+    """A data set input of a run: its rows, where they came from and their content's digest."""
 
-    run_id: str
-    experiment_id: str
-    model_uri: str | None
-    registered_version: str | None
-    reused: bool
-    tracking_uri: str
-    notes: list[str] = field(default_factory=list)
-
-
-# MLflow's UI opens an experiment of this kind on its runs, not on GenAI traces
-EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
-# a saved view of the runs table (`?viewStateShareKey=housing-metrics`): what MLflow's own
-# "share view" stores. The UI's default view has no metric column; this one leads with them.
-_METRIC_COLUMNS = [f"metrics.`{m}`" for m in ("rmse", "mae", "r2", "mape", "training_seconds")]
-METRICS_VIEW_STATE = {
-    "selectedColumns": [*_METRIC_COLUMNS, "params.`model.family`", "attributes.`Models`"],
-    "orderByKey": "metrics.`rmse`",
-    "orderByAsc": True,
-    # run names whole, then the metrics (widths apply only to ordered columns)
-    "columnOrder": [
-        "attributes.`Run Name`",
-        *_METRIC_COLUMNS,
-        "params.`model.family`",
-        "attributes.`Created`",
-        "attributes.`Duration`",
-        "attributes.`Models`",
-    ],
-    "columnWidths": {"attributes.`Run Name`": 420},
-}
+    frame: pd.DataFrame
+    name: str
+    context: str  # training, evaluation, scoring: how the run used it
+    source: str  # a URI
+    digest: str
+    targets: str | None = None
 
 
-def ensure_experiment(tracking: Tracking, settings: Settings) -> str:
-    """The experiment (created if missing), set up for model training in the UI."""
+@dataclass(frozen=True)
+class RunContent:
+    """Everything a run holds, finished: names, tags, values, data sets, figures, texts."""
+
+    name: str
+    tags: Mapping[str, str]
+    params: Mapping[str, str] = field(default_factory=dict)
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    datasets: tuple[DatasetRecord, ...] = ()
+    figures: Mapping[str, Figure] = field(default_factory=dict)
+    texts: Mapping[str, str] = field(default_factory=dict)
+    start_time_ms: int | None = None  # when the work began, if before the run is created
+
+
+def ensure_experiment(tracking: Tracking, name: str, artifact_location: str | None) -> str:
+    """The experiment's id, created if missing."""
     client = tracking.client
-    name = settings.mlflow.experiment_name
     experiment = client.get_experiment_by_name(name)
     if experiment is None:
-        location = None
-        if tracking.uri.startswith("sqlite:"):
-            location = (settings.state_dir / "mlartifacts").resolve().as_uri()
         with suppress(MlflowException):  # created meanwhile by a concurrent run
-            client.create_experiment(name, artifact_location=location)
+            client.create_experiment(name, artifact_location=artifact_location)
         experiment = client.get_experiment_by_name(name)
         if experiment is None:
             raise MlflowException(f"experiment {name!r} could not be created")
-    experiment_id = str(experiment.experiment_id)
-    wanted = {
-        EXPERIMENT_KIND[0]: EXPERIMENT_KIND[1],
-        f"mlflow.sharedViewState.{METRICS_VIEW}": json.dumps(METRICS_VIEW_STATE),
-        "mlflow.note.content": _experiment_note(tracking.uri, experiment_id, settings),
-    }
-    for key, value in wanted.items():
-        if experiment.tags.get(key) != value:
-            client.set_experiment_tag(experiment_id, key, value)
-    return experiment_id
+    return str(experiment.experiment_id)
 
 
-def _experiment_note(uri: str, experiment_id: str, settings: Settings) -> str:
-    return (
-        f"Trainings of **{settings.mlflow.registered_model_name}** by housing-flows: one run "
-        "per training, named as its Prefect flow run. Held-out metrics: `rmse`, `mae` "
-        "(dollars), `r2`, `mape`; `training_seconds`. "
-        + (
-            f"[Runs with their metrics, best RMSE first]({experiment_url(uri, experiment_id)})"
-            if uri.startswith(("http://", "https://"))
-            else ""
-        )
-    )
+def set_experiment_tags(tracking: Tracking, experiment_id: str, tags: Mapping[str, str]) -> None:
+    """Set the tags that differ from the experiment's current ones."""
+    current = tracking.client.get_experiment(experiment_id).tags
+    for key, value in tags.items():
+        if current.get(key) != value:
+            tracking.client.set_experiment_tag(experiment_id, key, value)
 
 
-def fail_orphaned_runs(
-    client: MlflowClient, experiment_id: str, owner_is_gone: Callable[[str], bool]
+def fail_runs_left_running(
+    tracking: Tracking, experiment_id: str, owner_tag: str, owner_is_gone: Callable[[str], bool]
 ) -> list[str]:
-    """Mark FAILED the runs left RUNNING by a crash or a dead server.
-
-    A run is orphaned when the flow run named in its `prefect.flow_run_id` tag has ended;
-    `owner_is_gone` answers that (the orchestrator is injected: this module stays pure).
-    """
-    running = client.search_runs([experiment_id], filter_string="attributes.status = 'RUNNING'")
+    """Mark FAILED the runs left RUNNING whose owner (named in `owner_tag`) has ended."""
+    running = tracking.client.search_runs(
+        [experiment_id], filter_string="attributes.status = 'RUNNING'"
+    )
     orphans = [
         run.info.run_id
         for run in running
-        if run.data.tags.get(FLOW_RUN_TAG) and owner_is_gone(run.data.tags[FLOW_RUN_TAG])
+        if run.data.tags.get(owner_tag) and owner_is_gone(run.data.tags[owner_tag])
     ]
     for run_id in orphans:
-        client.set_terminated(run_id, status="FAILED")
+        tracking.client.set_terminated(run_id, status="FAILED")
     return orphans
 
 
-def find_finished_run(client: MlflowClient, experiment_id: str, training_key: str) -> str | None:
-    runs = client.search_runs(
+def find_finished_run(tracking: Tracking, experiment_id: str, tag: str, value: str) -> str | None:
+    """The earliest FINISHED run whose `tag` is `value`."""
+    runs = tracking.client.search_runs(
         [experiment_id],
-        filter_string=(
-            f"attributes.status = 'FINISHED' and tags.`{TRAINING_KEY_TAG}` = '{training_key}'"
-        ),
+        filter_string=f"attributes.status = 'FINISHED' and tags.`{tag}` = '{value}'",
         order_by=["attributes.start_time ASC"],
         max_results=1,
     )
     return runs[0].info.run_id if runs else None
 
 
-def log_training(
-    tracking: Tracking,
-    settings: Settings,
-    lineage: Lineage,
-    run_name: str,
-    model: Pipeline,
-    train: pd.DataFrame,
-    test: pd.DataFrame,
-    evaluation: Evaluation,
-    importance: pd.DataFrame,
-    training_seconds: float,
-    owner_is_gone: Callable[[str], bool] = lambda flow_run_id: False,
-    flow_run_url: str = "",
-    started_at_ms: int | None = None,
-) -> LoggedTraining:
-    """Log one training and register it if it passed its checks; a repeat logs nothing new."""
+def create_run(tracking: Tracking, experiment_id: str, content: RunContent) -> str:
+    """A new RUNNING run holding `content`; finish it with `finish_run`."""
     client = tracking.client
-    experiment_id = ensure_experiment(tracking, settings)
-    notes = [
-        f"marked stale run {r} FAILED"
-        for r in fail_orphaned_runs(client, experiment_id, owner_is_gone)
-    ]
-    name = settings.mlflow.registered_model_name
-    existing_run = find_finished_run(client, experiment_id, lineage.training_key)
-    if existing_run is not None:
-        version = find_version_by_training_key(client, name, lineage.training_key)
-        if version is not None or not evaluation.passed:
-            notes.append(
-                f"identical training already logged as run {existing_run}; nothing new logged"
-            )
-            return LoggedTraining(
-                existing_run,
-                experiment_id,
-                version.source if version else None,
-                str(version.version) if version else None,
-                True,
-                tracking.uri,
-                notes,
-            )
-    # the run starts when the training did: its duration in the UI is the training's
     run = client.create_run(
-        experiment_id, start_time=started_at_ms, run_name=run_name, tags=lineage.tags()
+        experiment_id,
+        start_time=content.start_time_ms,
+        run_name=content.name,
+        tags=dict(content.tags),
     )
-    run_id = run.info.run_id
-    params = run_content.run_params(settings, len(train), len(test))
-    with _fail_run_on_error(client, run_id):
-        run_content.log_params_and_metrics(
-            client, run_id, settings, params, evaluation, training_seconds
+    run_id = str(run.info.run_id)
+    with failing_on_error(tracking, run_id):
+        now = int(time.time() * 1000)
+        client.log_batch(
+            run_id,
+            metrics=[Metric(k, float(v), now, 0) for k, v in content.metrics.items()],
+            params=[Param(k, v) for k, v in content.params.items()],
         )
-        run_content.log_datasets(client, run_id, train, test, lineage)
-        run_content.log_evaluation(client, run_id, test, evaluation, importance)
-        example = train.loc[:, list(FEATURE_COLUMNS)].head(5)
-        logged = log_model(tracking, experiment_id, run_id, model, example, params)
-        model_uri = f"models:/{logged.model_id}"
-        registered_version: str | None = None
-        if evaluation.passed:
-            registered = register_version(
-                client,
-                name,
-                logged,
-                run_id,
-                tags={**lineage.tags(), **_metric_tags(evaluation)},
-                description=version_description(
-                    run_name=run_name,
-                    family=settings.model.family,
-                    metrics=evaluation.metrics,
-                    n_test=len(test),
-                    run_url=run_url(tracking.uri, experiment_id, run_id),
-                    flow_run_url=flow_run_url,
-                    data_version=lineage.data_version,
-                    code_version=lineage.code_version,
-                ),
-            )
-            registered_version = str(registered.version)
-            client.set_tag(run_id, "housing.registered_version", registered_version)
-        else:
-            notes.append("checks failed, model not registered: " + "; ".join(evaluation.failures()))
-        client.set_terminated(run_id, status="FINISHED")
-    return LoggedTraining(
-        run_id, experiment_id, model_uri, registered_version, False, tracking.uri, notes
-    )
+        for dataset in content.datasets:
+            _log_dataset(tracking, run_id, dataset)
+        for path, figure in content.figures.items():
+            client.log_figure(run_id, figure, path)
+        for path, text in content.texts.items():
+            client.log_text(run_id, text, path)
+    return run_id
+
+
+def set_run_tags(tracking: Tracking, run_id: str, tags: Mapping[str, str]) -> None:
+    tracking.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+
+
+def run_tags(tracking: Tracking, run_id: str) -> dict[str, str]:
+    return dict(tracking.client.get_run(run_id).data.tags)
+
+
+def finish_run(tracking: Tracking, run_id: str) -> None:
+    tracking.client.set_terminated(run_id, status="FINISHED")
 
 
 @contextmanager
-def _fail_run_on_error(client: MlflowClient, run_id: str) -> Iterator[None]:
+def failing_on_error(tracking: Tracking, run_id: str) -> Iterator[None]:
+    """Mark the run FAILED if the block raises (best effort: the server may be what failed;
+    then the next run of the same work sweeps it, see `fail_runs_left_running`)."""
     try:
         yield
     except BaseException:
-        # The server may be what failed; then the next run of this training sweeps it.
         with suppress(Exception):
-            client.set_terminated(run_id, status="FAILED")
+            tracking.client.set_terminated(run_id, status="FAILED")
         raise
 
 
-def _metric_tags(evaluation: Evaluation) -> dict[str, str]:
-    return {f"metric.{k}": format_metric(k, v) for k, v in evaluation.metrics.items()}
+def _log_dataset(tracking: Tracking, run_id: str, dataset: DatasetRecord) -> None:
+    with warnings.catch_warnings():  # a local path matches two equivalent source types
+        warnings.simplefilter("ignore", UserWarning)
+        entity = mlflow.data.from_pandas(  # type: ignore[attr-defined]
+            dataset.frame,
+            source=dataset.source,
+            targets=dataset.targets,
+            name=dataset.name,
+            digest=dataset.digest,
+        )
+    tracking.client.log_inputs(
+        run_id,
+        datasets=[
+            DatasetInput(
+                entity._to_mlflow_entity(),
+                tags=[InputTag("mlflow.data.context", dataset.context)],
+            )
+        ],
+    )

@@ -37,7 +37,7 @@ import httpx
 import pandas as pd
 
 from housing_core.data.split import split_frame
-from housing_core.serving.payloads import serving_payload
+from housing_core.isolation.payloads import serving_payload
 from tests import servers
 
 REPO = Path(__file__).resolve().parents[2]

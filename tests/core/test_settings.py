@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from housing_core.settings import (
+    FeatureSettings,
     HistGradientBoostingConfig,
     RandomForestConfig,
     SettingsError,
@@ -33,7 +34,8 @@ def test_defaults_are_the_embedded_quick_start() -> None:
 
     assert isinstance(settings.model, HistGradientBoostingConfig)
     assert settings.data.source.startswith("https://")
-    assert settings.tracking_uri() == "sqlite:///.housing/mlflow.db"
+    assert settings.mlflow.uri == "sqlite:///.housing/mlflow.db"
+    assert settings.mlflow.artifact_location == Path(".housing/mlartifacts").resolve().as_uri()
     assert settings.mlflow.experiment_name == "housing_price_prediction"
     assert settings.mlflow.registered_model_name == "housing_price_predictor"
 
@@ -126,7 +128,11 @@ def test_a_hyperparameter_alone_tunes_the_default_family(monkeypatch: pytest.Mon
         ),
         (
             {"model": {"n_estimators": 50}},
-            "model.n_estimators = 50 (flow parameters): Extra inputs are not permitted",
+            "model.n_estimators = 50 (flow parameters): not a parameter of "
+            "hist_gradient_boosting (the default family); it belongs to random_forest: add "
+            '"family": "random_forest". hist_gradient_boosting takes: log_target, random_state, '
+            "features, learning_rate, max_iter, max_leaf_nodes, min_samples_leaf, "
+            "l2_regularization, max_depth, max_features, n_models, fit_threads",
         ),
     ],
     ids=["below-minimum", "above-maximum", "promotion-gate", "unknown-family", "other-family"],
@@ -181,7 +187,10 @@ def test_missing_config_file_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_tracking_uri_follows_mlflow_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
 
-    assert load_settings().tracking_uri() == "http://127.0.0.1:5000"
+    settings = load_settings()
+
+    assert settings.mlflow.uri == "http://127.0.0.1:5000"
+    assert settings.mlflow.artifact_location is None  # the server decides where artifacts go
 
 
 def test_secrets_never_reach_a_dump_or_a_repr(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -217,3 +226,15 @@ def test_the_lock_url_must_be_redis_and_stays_masked(monkeypatch: pytest.MonkeyP
     assert settings.cache.lock_url is not None
     assert settings.cache.lock_url.get_secret_value().endswith("@127.0.0.1:6379/0")
     assert "hunter2" not in repr(settings) and "hunter2" not in str(settings.model_dump())
+
+
+def test_the_neighbour_settings_are_the_neighbour_steps_own_parameters() -> None:
+    # declared once for people (with rules and descriptions, here) and read by the model under
+    # the names the estimator's own signature declares: nothing renamed in between
+    from housing_core.model.neighbours.transformer import NeighbourTargetFeatures
+
+    params = FeatureSettings().neighbour_params()
+    estimator = set(NeighbourTargetFeatures().get_params())
+
+    assert set(params) == estimator - {"income_adjusted", "log_target", "random_state"}
+    assert NeighbourTargetFeatures(**params).get_params()["folds"] == 20

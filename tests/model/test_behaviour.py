@@ -18,9 +18,9 @@ from sklearn.pipeline import Pipeline
 
 from housing_core.data.contract import FEATURE_COLUMNS, PRICE_CAP, TARGET
 from housing_core.data.split import Split, split_frame
+from housing_core.isolation.jobs import score_in_own_processes
+from housing_core.isolation.payloads import serving_payload
 from housing_core.model.pipeline import predict, train_model
-from housing_core.serving.isolation import score_in_own_processes
-from housing_core.serving.payloads import serving_payload
 from housing_core.settings import HistGradientBoostingConfig, load_settings
 from housing_core.tracking.connection import open_tracking
 from housing_core.tracking.packaging import log_model

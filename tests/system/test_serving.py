@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from housing_core.data.contract import FEATURE_COLUMNS, PRICE_CAP
-from housing_core.serving.payloads import serving_payload
+from housing_core.isolation.payloads import serving_payload
 from tests import servers
 from tests.conftest import FlowEnv, make_flow_env, run_training
 from tests.flows.conftest import run_promotion

@@ -19,7 +19,7 @@ import mlflow
 import pandas as pd
 import pytest
 
-from housing_core.serving.payloads import serving_payload
+from housing_core.isolation.payloads import serving_payload
 from tests import servers
 from tests.conftest import FlowEnv, make_flow_env, mlflow_client, run_training
 from tests.flows.conftest import LOOSE_GATES, WEAK, run_promotion

@@ -20,8 +20,8 @@ import pandas as pd
 import pytest
 
 from housing_core.data.split import split_frame
-from housing_core.serving.isolation import score_in_own_processes
-from housing_core.serving.payloads import serving_payload
+from housing_core.isolation.jobs import score_in_own_processes
+from housing_core.isolation.payloads import serving_payload
 from tests import servers
 from tests.conftest import FlowEnv, copy_checkout, make_flow_env, mlflow_client, run_training
 from tests.fixtures.previous_layout import register_previous_layout_version

@@ -9,10 +9,11 @@ import pytest
 from prefect.states import Failed
 
 from housing_core.data.source import DataSourceError
+from housing_core.data.source import Ingested as IngestedData
 from housing_core.data.validation import DataValidationError
 from housing_core.settings import DataSettings
-from tasks.caching import frame_token, input_token
-from tasks.data import IngestedData
+from housing_core.versioning import frame_version as frame_token
+from tasks.caching import input_token
 from tasks.retries import retry_unless_bad_data
 
 

@@ -10,10 +10,9 @@ import numpy as np
 import numpy.typing as npt
 from sklearn.neighbors import KDTree
 
-from housing_core.model.columns import Table, column
+from housing_core.model.columns import FloatArray, Table, column
 from housing_core.model.geo import EARTH_RADIUS_KM, LATITUDE, LONGITUDE
 
-FloatArray = npt.NDArray[np.float64]
 Neighbours = tuple[FloatArray, npt.NDArray[np.intp]]
 
 

@@ -23,8 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
+from housing_core.model.columns import FloatArray
 from housing_core.model.neighbours.nearest import (
     Neighbours,
     log_or_nan,
@@ -33,8 +33,6 @@ from housing_core.model.neighbours.nearest import (
     weighted_nan_mean,
 )
 from housing_core.model.neighbours.rows import QueryRows, Reference
-
-FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import numpy as np
 import numpy.typing as npt
 from sklearn.neighbors import KDTree
 
-from housing_core.model.columns import Table, column
+from housing_core.model.columns import FloatArray, Table, column
 from housing_core.model.neighbours.nearest import log_or_nan, unit_vectors_km
 
 INCOME = "median_income"
@@ -18,8 +18,6 @@ POPULATION = "population"
 HOUSEHOLDS = "households"
 CONTEXT_COLUMNS = (AGE, ROOMS, POPULATION, HOUSEHOLDS)
 CONTEXT_NAMES = ("age", "log_rooms_per_household", "log_people_per_household")
-
-FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)

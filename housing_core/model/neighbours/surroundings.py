@@ -16,12 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
+from housing_core.model.columns import FloatArray
 from housing_core.model.neighbours.nearest import Neighbours, nan_mean, nan_mean_3d
 from housing_core.model.neighbours.rows import CONTEXT_NAMES, QueryRows
-
-FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)

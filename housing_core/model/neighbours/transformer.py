@@ -17,7 +17,7 @@ import numpy.typing as npt
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.model_selection import KFold
 
-from housing_core.model.columns import Table, column, require_columns, with_added
+from housing_core.model.columns import FloatArray, Table, column, require_columns, with_added
 from housing_core.model.geo import LATITUDE, LONGITUDE
 from housing_core.model.neighbours.nearest import query
 from housing_core.model.neighbours.prices import PriceFeatures
@@ -30,8 +30,6 @@ from housing_core.model.neighbours.rows import (
     reference,
 )
 from housing_core.model.neighbours.surroundings import SurroundingFeatures
-
-FloatArray = npt.NDArray[np.float64]
 
 
 class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
@@ -51,7 +49,7 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
     great-circle distances to well under a metre at these scales and let a plain Euclidean
     ``KDTree`` answer the queries.
 
-    ``fit_transform(X, y)`` returns out-of-fold price features (``n_splits``-fold ``KFold``,
+    ``fit_transform(X, y)`` returns out-of-fold price features (``folds``-fold ``KFold``,
     shuffled with ``random_state``): a training row's own price never enters its own
     features. The price-free features of a training row come from all the *other* training
     rows, which is what a new row sees too (all of them). ``fit`` followed by ``transform`` on
@@ -76,7 +74,7 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
         context_k: int | None = None,
         smoothing_km: float = 1.0,
         log_target: bool = True,
-        n_splits: int = 5,
+        folds: int = 5,
         random_state: int = 0,
     ) -> None:
         self.ks = ks
@@ -89,7 +87,7 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
         self.context_k = context_k
         self.smoothing_km = smoothing_km
         self.log_target = log_target
-        self.n_splits = n_splits
+        self.folds = folds
         self.random_state = random_state
 
     def fit(self, X: Table, y: Any) -> NeighbourTargetFeatures:
@@ -112,7 +110,7 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
         rows = self._rows(X)
         prices, surroundings = self._prices(), self._surroundings()
         priced = np.empty((len(X), len(prices.names())), dtype=np.float64)
-        folds = KFold(n_splits=self.n_splits, shuffle=True, random_state=self.random_state)
+        folds = KFold(n_splits=self.folds, shuffle=True, random_state=self.random_state)
         for train, held_out in folds.split(rows.coords):
             priced[held_out] = prices.compute(self._reference(rows, train), rows.take(held_out))
         own_excluded = query(

@@ -2,11 +2,13 @@
 server's shared listening socket. The supervisor starts it by path, in the version's own
 interpreter:
 
-    python -I worker.py --socket-fd N --control-fd N --ready-fd N --model-dir DIR \\
-        --name NAME --version V [--state-file F] [--max-body-bytes B] [--drain-timeout S]
+    python -I worker.py --socket-fd N --control-fd N --ready-fd N --app-dir DIR \\
+        --model-dir DIR --name NAME --version V [--state-file F] [--price-cap P] \\
+        [--max-body-bytes B] [--drain-timeout S]
 
 1. it loads the version (MLflow's loader puts the version's `code/` first on `sys.path`);
-2. it smoke-tests it on the version's own input example, through the app as a request goes;
+2. it smoke-tests it on the version's own input example, through the app as a request goes,
+   by the one smoke rule (`smoke.py` in the app folder, shared with promotion's score jobs);
 3. it says `ready <seconds>` (or `failed <why>`) on the ready pipe, and waits;
 4. on `serve` from the control pipe it accepts connections on the shared socket;
 5. on `drain` (or the end of the control pipe: the supervisor is gone) it stops accepting,
@@ -14,7 +16,8 @@ interpreter:
    close`, and exits once no connection is left or the drain timeout has passed.
 
 Nothing of housing_core is imported: the standard library, MLflow, uvicorn, prometheus-client
-and the version's requirements only.
+and the version's requirements only. The scoring app comes from `--app-dir` (the isolation
+wing's runtime folder), by path.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
 import os
 import socket
 import sys
@@ -35,12 +37,12 @@ RUNTIME = Path(__file__).resolve().parent
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    sys.path.insert(0, str(RUNTIME))  # this folder's modules: scoring_app, serving_metrics
+    sys.path[:0] = [str(RUNTIME), args.app_dir]  # serving_metrics; scoring_app and smoke
     started = time.perf_counter()
     with os.fdopen(args.ready_fd, "w", buffering=1) as ready:
         try:
             app, metrics = _load(args)
-            _smoke_test(app, Path(args.model_dir))
+            _smoke_test(app, Path(args.model_dir), args.price_cap)
         except Exception as exc:  # the finding itself: this version is not served
             from scoring_app import describe_error
 
@@ -58,10 +60,12 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="worker.py", description=__doc__.split("\n\n")[0])
     for name in ("--socket-fd", "--control-fd", "--ready-fd"):
         parser.add_argument(name, type=int, required=True)
+    parser.add_argument("--app-dir", required=True)
     parser.add_argument("--model-dir", required=True)
     parser.add_argument("--name", required=True)
     parser.add_argument("--version", required=True)
     parser.add_argument("--state-file")
+    parser.add_argument("--price-cap", type=float)
     parser.add_argument("--max-body-bytes", type=int, default=64 * 1024 * 1024)
     parser.add_argument("--drain-timeout", type=float, default=30.0)
     return parser
@@ -69,8 +73,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _load(args: argparse.Namespace) -> tuple[Any, Any]:
     from mlflow.pyfunc import scoring_server
-
     from scoring_app import ScoringApp
+
     from serving_metrics import RequestMetrics
 
     model = scoring_server.load_model_with_mlflow_config(args.model_dir)  # type: ignore[no-untyped-call]
@@ -85,9 +89,10 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any]:
     return app, RequestMetrics(state_file)
 
 
-def _smoke_test(app: Any, model_dir: Path) -> None:
-    """The version's own serving input example must come back as one finite price per row."""
+def _smoke_test(app: Any, model_dir: Path, price_cap: float | None) -> None:
+    """The version's own serving input example must pass the one smoke rule."""
     from scoring_app import post_in_process
+    from smoke import payload_rows, smoke_failure
 
     example = model_dir / "serving_input_example.json"
     if not example.is_file():
@@ -95,22 +100,9 @@ def _smoke_test(app: Any, model_dir: Path) -> None:
         return
     body = example.read_bytes()
     status, answer = asyncio.run(post_in_process(app, "/invocations", body))
-    if status != 200 or not isinstance(answer, dict):
-        raise RuntimeError(f"smoke test: /invocations answered {status}: {str(answer)[:300]}")
-    rows = _rows_of(json.loads(body))
-    predictions = answer.get("predictions")
-    if not isinstance(predictions, list) or (rows is not None and len(predictions) != rows):
-        raise RuntimeError(f"smoke test: {rows} rows in, {answer!r:.200} out")
-    if not all(isinstance(p, int | float) and math.isfinite(p) for p in predictions):
-        raise RuntimeError(f"smoke test: not every prediction is a finite number: {predictions}")
-
-
-def _rows_of(payload: dict[str, Any]) -> int | None:
-    for key in ("dataframe_split", "dataframe_records", "instances", "inputs"):
-        if key in payload:
-            value = payload[key]
-            return len(value["data"]) if key == "dataframe_split" else len(value)
-    return None
+    failure = smoke_failure(status, answer, payload_rows(json.loads(body)), price_cap)
+    if failure:
+        raise RuntimeError(f"smoke test: {failure}")
 
 
 def _read_command(fd: int) -> str:

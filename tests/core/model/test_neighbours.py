@@ -61,7 +61,7 @@ def price() -> pd.Series:
 
 
 def small(**params: Any) -> NeighbourTargetFeatures:
-    defaults: dict[str, Any] = {"ks": (1, 3), "income_k": 3, "density_k": 3, "n_splits": 5}
+    defaults: dict[str, Any] = {"ks": (1, 3), "income_k": 3, "density_k": 3, "folds": 5}
     return NeighbourTargetFeatures(**{**defaults, **params})
 
 
@@ -162,7 +162,7 @@ def test_fit_needs_a_target(frame: pd.DataFrame) -> None:
 
 def test_clone_and_pipeline_with_pandas_output(frame: pd.DataFrame, price: pd.Series) -> None:
     # given a clone inside a pipeline configured for pandas output
-    nbrs = small(ks=(2,), n_splits=2)
+    nbrs = small(ks=(2,), folds=2)
     pipeline = make_pipeline(FunctionTransformer(feature_names_out="one-to-one"), clone(nbrs))
     pipeline.set_output(transform="pandas")
 

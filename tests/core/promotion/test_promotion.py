@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pytest
 
 from housing_core.promotion.decision import (
-    Candidate,
     Decision,
     RollbackError,
+    VersionScore,
     decide,
     plan_rollback,
 )
-from housing_core.promotion.records import ROLLBACK_TO_TAG, move_tags
+from housing_core.promotion.records import ROLLBACK_TO_TAG, Release, move_tags
 from housing_core.promotion.report import report
 from housing_core.settings import PromotionGates
 
@@ -25,15 +24,15 @@ GATES = PromotionGates(
 
 def scored(
     version: str, rmse: float, smoke_error: str | None = None, **overrides: float
-) -> Candidate:
+) -> VersionScore:
     metrics = {"rmse": rmse, "mae": rmse * 0.7, "r2": 0.80, "mape": 0.18, **overrides}
-    return Candidate(version, metrics, smoke_error)
+    return VersionScore(version, metrics, smoke_error)
 
 
-def unloadable(version: str) -> Candidate:
+def unloadable(version: str) -> VersionScore:
     """A version whose pickle this code can no longer load: no scores at all."""
     nan = float("nan")
-    return Candidate(
+    return VersionScore(
         version,
         dict.fromkeys(("rmse", "mae", "r2", "mape"), nan),
         "cannot load or score: ModuleNotFoundError: No module named 'old'",
@@ -43,7 +42,7 @@ def unloadable(version: str) -> Candidate:
 @dataclass(frozen=True)
 class Case:
     name: str
-    candidates: tuple[Candidate, ...]
+    candidates: tuple[VersionScore, ...]
     production: str | None
     action: str
     target: str | None
@@ -231,31 +230,23 @@ def test_rollback_refuses_a_version_that_fails_its_smoke_test() -> None:
         plan_rollback([scored("3", 50_000), scored("2", 52_000, smoke_error="boom")], "3", "2")
 
 
-def test_move_tags_record_when_who_scores_and_the_replaced_version() -> None:
+def test_a_promotion_leaves_one_tag_where_a_rollback_goes() -> None:
     decision = decide([scored("1", 55_000), scored("2", 50_000)], "1", GATES)
 
-    tags = move_tags(
-        decision,
-        alias="production",
-        at="2026-01-01T00:00:00+00:00",
-        flow_run_id="fr",
-        data_version="d",
-    )
-
-    assert tags["housing.promotion.replaced"] == "1"
-    assert tags[ROLLBACK_TO_TAG] == "1"
-    assert tags["housing.promotion.flow_run_id"] == "fr"
-    assert json.loads(tags["housing.promotion.scores"])["rmse"] == 50_000
+    assert move_tags(decision) == {ROLLBACK_TO_TAG: "v1"}
 
 
 def test_rollback_keeps_the_targets_own_rollback_point() -> None:
     decision = plan_rollback([scored("3", 50_000), scored("2", 52_000)], "3", "2")
 
-    tags = move_tags(decision, alias="production", at="t", flow_run_id="fr", data_version="d")
+    assert move_tags(decision) == {}
 
-    assert tags["housing.promotion.action"] == "rollback"
-    assert tags["housing.promotion.replaced"] == "3"
-    assert ROLLBACK_TO_TAG not in tags
+
+def test_a_release_needs_a_version_to_move_to() -> None:
+    decision = decide([scored("1", 72_000)], None, GATES)
+
+    with pytest.raises(ValueError, match="moves nothing"):
+        Release(decision, "production", "2026-01-01T00:00:00.000+00:00")
 
 
 @pytest.mark.parametrize(("dry_run", "verb"), [(False, "moved"), (True, "would move")])

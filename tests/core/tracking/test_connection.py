@@ -30,7 +30,7 @@ def test_the_block_points_mlflow_at_one_server_and_leaves_the_environment_as_it_
     settings = load_settings({"mlflow": {"tracking_uri": uri, "request_timeout_s": 9}})
 
     # when a block talks to MLflow
-    with open_tracking(settings) as tracking:
+    with open_tracking(settings.mlflow) as tracking:
         inside = dict(os.environ)
         assert tracking.client.search_experiments(max_results=1) is not None
 
@@ -49,9 +49,9 @@ def test_an_unreachable_server_is_named_within_seconds() -> None:
     started = time.monotonic()
     with (
         pytest.raises(TrackingUnavailableError, match=f"MLflow tracking server at {uri}"),
-        open_tracking(settings),
+        open_tracking(settings.mlflow) as tracking,
     ):
-        pass
+        tracking.probe()
 
     assert time.monotonic() - started < 30
     assert "MLFLOW_TRACKING_URI" not in os.environ

@@ -20,7 +20,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from housing_core.serving.environments import EnvironmentBuildError, Interpreter, interpreter_for
+from housing_core.isolation.environments import (
+    EnvironmentBuildError,
+    Interpreter,
+    child_environment,
+    interpreter_for,
+)
 from housing_core.settings import EnvironmentPolicy
 
 RUNTIME = Path(__file__).resolve().parent / "runtime"
@@ -28,12 +33,12 @@ SCORE_JOB = RUNTIME / "score_job.py"
 
 
 @dataclass(frozen=True)
-class IsolatedScore:
-    """What a version's own process answered."""
+class Answer:
+    """What a version's own process answered: its predictions and its smoke test's verdict
+    (runtime/smoke.py), or why it could not load or score."""
 
     predictions: np.ndarray | None
-    smoke_status: int | None
-    smoke_answer: Any
+    smoke_error: str | None
     code_from: str | None
     interpreter: str
     error: str | None
@@ -57,17 +62,18 @@ def score_in_own_processes(
     payload: dict[str, Any],
     environments: Path,
     policy: EnvironmentPolicy = "auto",
+    price_cap: float | None = None,
     timeout_s: float = 900.0,
-) -> dict[str, IsolatedScore]:
-    """Each model folder's predictions on `rows` and its answer to `payload`, by key."""
+) -> dict[str, Answer]:
+    """Each model folder's predictions on `rows` and its smoke test on `payload`, by key."""
     groups: dict[tuple[Path, str], list[str]] = {}
     interpreters: dict[Path, Interpreter] = {}
-    results: dict[str, IsolatedScore] = {}
+    results: dict[str, Answer] = {}
     for key, model_dir in models.items():
         try:
             interpreter = interpreter_for(model_dir, environments, policy)
         except EnvironmentBuildError as exc:
-            results[key] = IsolatedScore(None, None, None, None, "", f"environment: {exc}")
+            results[key] = Answer(None, None, None, "", f"environment: {exc}")
             continue
         interpreters[interpreter.python] = interpreter
         groups.setdefault((interpreter.python, code_fingerprint(model_dir)), []).append(key)
@@ -78,6 +84,7 @@ def score_in_own_processes(
             job = {
                 "rows": str(rows_file),
                 "payload": payload,
+                "price_cap": price_cap,
                 "models": {key: str(models[key]) for key in keys},
                 "out": str(Path(tmp) / f"result-{number}.json"),
             }
@@ -87,36 +94,33 @@ def score_in_own_processes(
 
 def _run_job(
     interpreter: Interpreter, job: dict[str, Any], tmp: Path, number: int, timeout_s: float
-) -> dict[str, IsolatedScore]:
+) -> dict[str, Answer]:
     job_file = tmp / f"job-{number}.json"
     job_file.write_text(json.dumps(job))
     # -I: no current directory, no PYTHONPATH, no user site: only the version's code is found
     command = [str(interpreter.python), "-I", str(SCORE_JOB), str(job_file)]
     python = str(interpreter.python)
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout_s, env=child_environment()
+        )
     except subprocess.TimeoutExpired:
         failure = f"scoring process timed out after {timeout_s:.0f} s"
-        return {
-            key: IsolatedScore(None, None, None, None, python, failure) for key in job["models"]
-        }
+        return {key: Answer(None, None, None, python, failure) for key in job["models"]}
     if done.returncode != 0 or not Path(job["out"]).is_file():
         tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
         failure = f"scoring process exited with code {done.returncode}: {tail[0][:300]}"
-        return {
-            key: IsolatedScore(None, None, None, None, python, failure) for key in job["models"]
-        }
+        return {key: Answer(None, None, None, python, failure) for key in job["models"]}
     answers = json.loads(Path(job["out"]).read_text())
     return {key: _score(answers[key], python) for key in job["models"]}
 
 
-def _score(answer: dict[str, Any], python: str) -> IsolatedScore:
+def _score(answer: dict[str, Any], python: str) -> Answer:
     if answer.get("error"):
-        return IsolatedScore(None, None, None, answer.get("code_from"), python, answer["error"])
-    return IsolatedScore(
+        return Answer(None, None, answer.get("code_from"), python, answer["error"])
+    return Answer(
         predictions=np.asarray(answer["predictions"], dtype=float),
-        smoke_status=int(answer["smoke_status"]),
-        smoke_answer=answer["smoke_answer"],
+        smoke_error=answer["smoke_error"],
         code_from=answer.get("code_from"),
         interpreter=python,
         error=None,

@@ -1,11 +1,18 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from housing_core.formatting import format_metric, format_metrics
-from housing_core.reports.markdown import markdown_table, run_link
-from housing_core.reports.training import training_report
-from housing_core.versioning import MODEL_CODE, code_version, model_code_version, training_key
+from housing_core.uris import as_uri, is_http
+from housing_core.versioning import (
+    MODEL_CODE,
+    Lineage,
+    code_version,
+    model_code_version,
+    training_key,
+)
 
 
 def test_the_model_code_version_covers_the_model_wing_the_contract_and_the_split() -> None:
@@ -57,35 +64,16 @@ def test_training_key_changes_with_any_input() -> None:
     )
 
 
-def test_run_link_points_at_the_mlflow_ui_for_a_server() -> None:
-    link = run_link("http://127.0.0.1:5000/", "3", "abc")
+def test_a_lineage_reads_back_from_its_tags_and_an_older_runs_missing_ones_are_blank() -> None:
+    lineage = Lineage("k", "d", "c", "f")
 
-    assert link == (
-        "[abc](http://127.0.0.1:5000/#/experiments/3/runs/abc)"
-        " ([all runs](http://127.0.0.1:5000/#/experiments/3/runs"
-        "?workflowType=machine_learning&viewStateShareKey=housing-metrics))"
-    )
-    assert run_link("sqlite:///x.db", "3", "abc") == "`runs:/abc` in `sqlite:///x.db`"
+    assert Lineage.from_tags(lineage.tags()) == lineage
+    assert Lineage.from_tags({"housing.code_version": "c"}) == Lineage("", "", "c", "")
 
 
-def test_training_report_says_what_happened() -> None:
-    text = training_report(
-        model_name="m",
-        family="random_forest",
-        metrics={"rmse": 50_000.0, "r2": 0.81},
-        checks=[{"metric": "rmse", "result": "pass"}],
-        passed=True,
-        version="3",
-        reused=False,
-        link="L",
-        data_version="f" * 64,
-        notes=["n1"],
-    )
-
-    assert "registered as **m version 3**" in text
-    assert "| rmse | $50,000 |" in text and "| r2 | 0.8100 |" in text
-    assert "- n1" in text
-
-
-def test_markdown_table_escapes_pipes() -> None:
-    assert markdown_table([{"a": "x|y"}]).splitlines()[-1] == "| x\\|y |"
+def test_a_local_path_is_recorded_as_an_absolute_file_uri(tmp_path: Path) -> None:
+    (tmp_path / "housing.csv").write_text("x\n")
+    assert as_uri(str(tmp_path / "housing.csv")) == (tmp_path / "housing.csv").as_uri()
+    assert as_uri("https://example.org/housing.csv") == "https://example.org/housing.csv"
+    assert as_uri("s3://bucket/housing.csv") == "s3://bucket/housing.csv"
+    assert is_http("https://x") and is_http("http://x") and not is_http("s3://x")

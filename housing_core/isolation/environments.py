@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import os
 import re
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -35,6 +37,17 @@ class Interpreter:
 
     python: Path
     reason: str
+
+
+# What a process that unpickles a version inherits: the basics a Python process needs, and no
+# credential (no MLFLOW_*, AWS_*, PREFECT_*, HOUSING_* or lock URLs): it needs none of them.
+INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "OMP_NUM_THREADS")
+
+
+def child_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a process that runs a registered version's pickle."""
+    basics = {name: os.environ[name] for name in INHERITED if name in os.environ}
+    return {**basics, **(extra or {})}
 
 
 def read_requirements(model_dir: Path) -> list[str]:

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LinearRegression
 
-from housing_core.serving.runtime.scoring_app import ScoringApp
+from housing_core.isolation.runtime.scoring_app import ScoringApp
 
 LIMIT = 10_000
 

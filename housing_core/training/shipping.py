@@ -1,0 +1,51 @@
+"""What a registered version carries, so it keeps loading and scoring whatever the checkout holds
+later: the model wing as its code, and the versions of the packages that trained it, pinned.
+
+The code ships as `code/housing_core/model/` under a `housing_core` package of its own that
+holds nothing else; an environment built from its `requirements.txt` alone loads it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from importlib import metadata
+from pathlib import Path
+
+# housing_core/model: shipped by path (its files are what a pickle names)
+MODEL_WING = Path(__file__).resolve().parents[1] / "model"
+SHIPPED_PACKAGE_DOC = (
+    '"""housing_core as a registered model ships it: the model wing, and nothing else."""\n'
+)
+# What the model wing imports, what MLflow needs to load and serve it (mlflow-skinny: the
+# client and scoring server without the tracking server's dependencies), and pyarrow for the
+# parquet rows that isolated scoring hands over.
+SERVING_PACKAGES = (
+    "mlflow-skinny",
+    "scikit-learn",
+    "pandas",
+    "numpy",
+    "scipy",
+    "cloudpickle",
+    "threadpoolctl",
+    "pyarrow",
+)
+
+
+def stage_model_code(folder: Path) -> Path:
+    """`folder/housing_core`: a package holding only the model wing, as the model ships it."""
+    package = folder / "housing_core"
+    for source in sorted(MODEL_WING.rglob("*.py")):  # the sources only: no caches, no configs
+        target = package / "model" / source.relative_to(MODEL_WING)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+    (package / "__init__.py").write_text(SHIPPED_PACKAGE_DOC)
+    return package
+
+
+def serving_requirements() -> list[str]:
+    """The packages a scoring environment needs, pinned to the versions that trained the model.
+
+    Given explicitly because MLflow would otherwise infer them by loading the model in a
+    subprocess, which is slow and cannot see what the model's own code imports.
+    """
+    return [f"{name}=={metadata.version(name)}" for name in SERVING_PACKAGES]
