@@ -13,7 +13,7 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
-from mlflow.entities import LoggedModel, LoggedModelOutput, LoggedModelStatus
+from mlflow.entities import LoggedModelOutput, LoggedModelStatus
 from mlflow.models import Model, infer_signature
 from sklearn.pipeline import Pipeline
 
@@ -29,8 +29,8 @@ def log_model(
     params: dict[str, str],
     code_paths: list[Path],
     requirements: list[str],
-) -> LoggedModel:
-    """Log the fitted pipeline as a LoggedModel of the run, ready to register.
+) -> str:
+    """Log the fitted pipeline as a LoggedModel of the run, ready to register: its id.
 
     cloudpickle, not skops: skops refuses RandomForest trees and our own transformers. Loading
     a pickle runs code, so load models only from a registry you trust.
@@ -63,4 +63,5 @@ def log_model(
     except BaseException:
         client.finalize_logged_model(logged.model_id, LoggedModelStatus.FAILED)
         raise
-    return client.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
+    client.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
+    return str(logged.model_id)

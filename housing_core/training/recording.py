@@ -8,17 +8,14 @@ RUNNING is marked FAILED by the next one.
 from __future__ import annotations
 
 import logging
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from housing_core.data.contract import features_of
 from housing_core.reports.markdown import run_url
 from housing_core.settings import MlflowSettings
 from housing_core.tracking import registry, runs
 from housing_core.tracking.connection import Tracking
-from housing_core.tracking.packaging import log_model
 from housing_core.training import pages
 from housing_core.training.content import (
     REGISTERED_VERSION_TAG,
@@ -26,7 +23,7 @@ from housing_core.training.content import (
     run_content,
     run_params,
 )
-from housing_core.training.shipping import serving_requirements, stage_model_code
+from housing_core.training.shipping import log_shipped_model
 from housing_core.versioning import FLOW_RUN_TAG, TRAINING_KEY_TAG
 
 log = logging.getLogger(__name__)
@@ -111,23 +108,17 @@ def _log(
     tracking: Tracking, names: MlflowSettings, experiment_id: str, record: TrainingRecord
 ) -> _Logged:
     run_id = runs.create_run(tracking, experiment_id, run_content(record))
-    with runs.failing_on_error(tracking, run_id), tempfile.TemporaryDirectory() as tmp:
-        model = log_model(
-            tracking,
-            experiment_id,
-            run_id,
-            record.pipeline,
-            features_of(record.train).head(5),
-            run_params(record),
-            code_paths=[stage_model_code(Path(tmp) / "code")],
-            requirements=serving_requirements(),
+    with runs.failing_on_error(tracking, run_id):
+        example = features_of(record.train).head(5)
+        model_id = log_shipped_model(
+            tracking, experiment_id, run_id, record.pipeline, example, run_params(record)
         )
         version = None
         if record.evaluation.passed:
-            version = _register(tracking, names, experiment_id, run_id, model.model_id, record)
+            version = _register(tracking, names, experiment_id, run_id, model_id, record)
             runs.set_run_tags(tracking, run_id, {REGISTERED_VERSION_TAG: version})
         runs.finish_run(tracking, run_id)
-    return _Logged(run_id, f"models:/{model.model_id}", version)
+    return _Logged(run_id, f"models:/{model_id}", version)
 
 
 def _register(

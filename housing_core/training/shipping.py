@@ -8,8 +8,15 @@ holds nothing else; an environment built from its `requirements.txt` alone loads
 from __future__ import annotations
 
 import shutil
+import tempfile
 from importlib import metadata
 from pathlib import Path
+
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from housing_core.tracking.connection import Tracking
+from housing_core.tracking.packaging import log_model
 
 # housing_core/model: shipped by path (its files are what a pickle names)
 MODEL_WING = Path(__file__).resolve().parents[1] / "model"
@@ -49,3 +56,25 @@ def serving_requirements() -> list[str]:
     subprocess, which is slow and cannot see what the model's own code imports.
     """
     return [f"{name}=={metadata.version(name)}" for name in SERVING_PACKAGES]
+
+
+def log_shipped_model(
+    tracking: Tracking,
+    experiment_id: str,
+    run_id: str,
+    model: Pipeline,
+    example: pd.DataFrame,
+    params: dict[str, str],
+) -> str:
+    """The fitted pipeline logged as a version ships it, with its code and its pins: its id."""
+    with tempfile.TemporaryDirectory(prefix="housing-code-") as tmp:
+        return log_model(
+            tracking,
+            experiment_id,
+            run_id,
+            model,
+            example,
+            params,
+            code_paths=[stage_model_code(Path(tmp))],
+            requirements=serving_requirements(),
+        )
