@@ -107,11 +107,12 @@ class Profile:
 
 def build_profile(
     frame: pd.DataFrame,
-    numeric: Sequence[str],
+    numeric: Sequence[str] = (),
     categorical: Sequence[str] = (),
     target: str | None = None,
     predictions: np.ndarray[Any, Any] | None = None,
     *,
+    like: Profile | None = None,
     bins: int = 20,
     folds: int = 5,
     repeats: int = 4,
@@ -120,25 +121,17 @@ def build_profile(
 ) -> Profile:
     """Profile `frame`'s columns (and the model's `predictions` on its rows, if given).
 
-    Numeric columns get `bins` quantile bins; thresholds are calibrated on `repeats` shuffles
-    of `folds` folds of these rows (`folds=0`: the effect-size floors only). `floors` replaces
+    Numeric columns get `bins` quantile bins, or the bins of `like` (and its columns), which
+    makes the two profiles mergeable. Thresholds are calibrated on `repeats` shuffles of
+    `folds` folds of these rows (`folds=0`: the effect-size floors only); `floors` replaces
     the default bands, in the shape of `check`'s overrides.
     """
-    names = [*numeric, *categorical, *([target] if target else [])]
-    if len(set(names)) != len(names) or PREDICTION in names:
-        raise ValueError(f"columns must be distinct and none named {PREDICTION!r}: {names}")
-    if bins < 2:
-        raise ValueError("need at least 2 bins")
-    layout: dict[str, Counts] = {}
-    for name in [*numeric, *([target] if target else [])]:
-        layout[name] = NumericCounts(
-            quantile_edges(numeric_values(frame, name), bins), (), 0, 0.0, 0.0, (0.0, 0.0)
-        )
-    for name in categorical:
-        layout[name] = CategoricalCounts({}, 0)
-    if predictions is not None:
-        edges = quantile_edges(np.asarray(predictions, dtype=float).reshape(-1), bins)
-        layout[PREDICTION] = NumericCounts(edges, (), 0, 0.0, 0.0, (0.0, 0.0))
+    if like is not None:
+        layout, target = _layout_of(like, numeric, categorical, target)
+    else:
+        layout = _new_layout(frame, numeric, categorical, target, predictions, bins)
+    if predictions is not None and PREDICTION not in layout:
+        raise ValueError("predictions given, but the profile to follow has none")
     reference = count_rows(frame, layout, predictions)
     validate_overrides(floors, tuple(reference.columns))
     noise = (
@@ -150,13 +143,9 @@ def build_profile(
         name: _thresholds(name, counts, noise.get(name, {}), floors)
         for name, counts in reference.columns.items()
     }
-    calibration = Calibration(
-        folds,
-        repeats if folds else 0,
-        seed,
-        len(frame) // max(folds, 1),
-        (WATCH_MARGIN, DRIFT_MARGIN),
-    )
+    margins = (WATCH_MARGIN, DRIFT_MARGIN)
+    fold_rows = len(frame) // folds if folds else 0
+    calibration = Calibration(folds, repeats if folds else 0, seed, fold_rows, margins)
     return Profile(reference, target, thresholds, calibration)
 
 
@@ -183,3 +172,47 @@ def _thresholds(
 
 def _larger(a: Threshold, b: Threshold) -> Threshold:
     return Threshold(max(a.watch, b.watch), max(a.drift, b.drift), max(a.noise, b.noise))
+
+
+def _new_layout(
+    frame: pd.DataFrame,
+    numeric: Sequence[str],
+    categorical: Sequence[str],
+    target: str | None,
+    predictions: np.ndarray[Any, Any] | None,
+    bins: int,
+) -> dict[str, Counts]:
+    """Empty counts on fresh quantile edges: what `count_rows` fills in."""
+    names = [*numeric, *categorical, *([target] if target else [])]
+    if not names:
+        raise ValueError("name at least one column to profile")
+    if len(set(names)) != len(names) or PREDICTION in names:
+        raise ValueError(f"columns must be distinct and none named {PREDICTION!r}: {names}")
+    if bins < 2:
+        raise ValueError("need at least 2 bins")
+    layout: dict[str, Counts] = {}
+    for name in [*numeric, *([target] if target else [])]:
+        layout[name] = _empty(quantile_edges(numeric_values(frame, name), bins))
+    for name in categorical:
+        layout[name] = CategoricalCounts({}, 0)
+    if predictions is not None:
+        values = np.asarray(predictions, dtype=float).reshape(-1)
+        layout[PREDICTION] = _empty(quantile_edges(values, bins))
+    return layout
+
+
+def _layout_of(
+    like: Profile, numeric: Sequence[str], categorical: Sequence[str], target: str | None
+) -> tuple[dict[str, Counts], str | None]:
+    """`like`'s bins and target; column names, if given too, must be the same as its own."""
+    named = {*numeric, *categorical, *([target] if target else [])}
+    own = {name for name in like.columns if name != PREDICTION}
+    if named and named != own:
+        raise ValueError(
+            f"columns {sorted(named)} differ from those of the profile to follow: {sorted(own)}"
+        )
+    return dict(like.reference.columns), like.target
+
+
+def _empty(edges: tuple[float, ...]) -> NumericCounts:
+    return NumericCounts(edges, (), 0, 0.0, 0.0, (0.0, 0.0))
