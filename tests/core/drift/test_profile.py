@@ -137,7 +137,9 @@ def test_profiles_on_different_bins_are_not_merged(housing: pd.DataFrame) -> Non
     a = build_profile(first, NUMERIC, CATEGORICAL, folds=0)
     b = build_profile(second, NUMERIC, CATEGORICAL, folds=0)
 
-    with pytest.raises(IncompatibleBinsError, match=r"cannot merge column 'longitude'.*other edges"):
+    with pytest.raises(
+        IncompatibleBinsError, match=r"cannot merge column 'longitude'.*other edges"
+    ):
         a + b
     with pytest.raises(IncompatibleBinsError, match="cannot merge column"):
         summarize(first, like=a) + summarize(first, like=b)
@@ -145,7 +147,9 @@ def test_profiles_on_different_bins_are_not_merged(housing: pd.DataFrame) -> Non
         check(a, summarize(second, like=b))
 
 
-def test_summaries_of_different_columns_are_not_merged(profile: Profile, housing: pd.DataFrame) -> None:
+def test_summaries_of_different_columns_are_not_merged(
+    profile: Profile, housing: pd.DataFrame
+) -> None:
     with_target = summarize(housing.head(100), like=profile)
     without = summarize(housing.head(100).drop(columns=[TARGET]), like=profile)
 

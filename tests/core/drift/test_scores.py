@@ -69,7 +69,11 @@ def test_jensen_shannon_distance_base_two(
     ],
 )
 def test_wasserstein_between_discrete_distributions(
-    ref_points: list[float], ref: list[float], cur_points: list[float], cur: list[float], expected: float
+    ref_points: list[float],
+    ref: list[float],
+    cur_points: list[float],
+    cur: list[float],
+    expected: float,
 ) -> None:
     value = wasserstein(
         np.array(ref_points, dtype=float),
