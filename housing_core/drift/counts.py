@@ -188,7 +188,11 @@ def numeric_values(frame: pd.DataFrame, column: str) -> FloatArray:
     """The column as floats with NaN for blanks, or a clear error when it is missing."""
     if column not in frame.columns:
         raise KeyError(f"column {column!r} is missing from the rows")
-    return np.asarray(pd.to_numeric(frame[column]).to_numpy(dtype=float, na_value=np.nan))
+    try:
+        numbers = pd.to_numeric(frame[column])
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"column {column!r} is not numeric: {error}") from None
+    return np.asarray(numbers.to_numpy(dtype=float, na_value=np.nan))
 
 
 def _between(low: float, high: float) -> float:

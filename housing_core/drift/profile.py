@@ -79,7 +79,7 @@ class Profile:
             "target": self.target,
             "reference": self.reference.to_dict(),
             "thresholds": {
-                name: {s: t.to_list() for s, t in by_score.items()}
+                name: {s: t.to_dict() for s, t in by_score.items()}
                 for name, by_score in self.thresholds.items()
             },
             "calibration": self.calibration.to_dict(),
@@ -94,7 +94,7 @@ class Profile:
                 f"version {SCHEMA_VERSION}"
             )
         thresholds = {
-            str(name): {str(s): Threshold.from_list(t) for s, t in by_score.items()}
+            str(name): {str(s): Threshold.from_dict(t) for s, t in by_score.items()}
             for name, by_score in data["thresholds"].items()
         }
         return cls(

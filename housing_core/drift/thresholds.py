@@ -59,13 +59,12 @@ class Threshold:
         watch = max(self.watch, margins[0] * noise)
         return watch, max(self.drift, margins[1] * noise, watch)
 
-    def to_list(self) -> list[float]:
-        return [self.watch, self.drift, self.noise]
+    def to_dict(self) -> dict[str, float]:
+        return {"watch": self.watch, "drift": self.drift, "noise": self.noise}
 
     @classmethod
-    def from_list(cls, values: list[float]) -> Threshold:
-        watch, drift, noise = values
-        return cls(float(watch), float(drift), float(noise))
+    def from_dict(cls, data: Mapping[str, float]) -> Threshold:
+        return cls(float(data["watch"]), float(data["drift"]), float(data["noise"]))
 
 
 def floors_for(

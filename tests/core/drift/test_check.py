@@ -10,8 +10,8 @@ import pytest
 
 from housing_core.drift import PREDICTION, STATUSES, Profile, Threshold, build_profile, check
 from housing_core.drift.thresholds import Overrides
-from tests.benchmarks.synthetic import jittered_rows, shifted
-from tests.core.drift.conftest import CATEGORICAL, FEATURES, NUMERIC, TARGET, LinearPrices
+from tests.benchmarks.synthetic import LinearPrices, jittered_rows, shifted
+from tests.core.drift.conftest import CATEGORICAL, FEATURES, NUMERIC, TARGET
 
 
 @pytest.fixture(scope="module")

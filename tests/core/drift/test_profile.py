@@ -17,7 +17,8 @@ from housing_core.drift import (
     check,
     summarize,
 )
-from tests.core.drift.conftest import CATEGORICAL, NUMERIC, TARGET, LinearPrices
+from tests.benchmarks.synthetic import LinearPrices
+from tests.core.drift.conftest import CATEGORICAL, NUMERIC, TARGET
 
 
 def _halves(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
