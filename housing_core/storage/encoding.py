@@ -6,6 +6,7 @@ convert to the first chunk's schema): a table whose parts disagree cannot be rea
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 from typing import IO, Any
 
@@ -91,3 +92,8 @@ class FileEncoder:
             self._parquet.close()
         if isinstance(self._sink, gzip.GzipFile):
             self._sink.close()
+
+    def discard(self) -> None:
+        """Close the writers before the sink goes (else pyarrow writes a footer at collection)."""
+        with contextlib.suppress(Exception):
+            self.finish()

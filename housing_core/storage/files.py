@@ -72,6 +72,8 @@ class LocalFile:
         return None
 
     def abort(self) -> None:
+        if self._encoder is not None:
+            self._encoder.discard()
         if self._file is not None:
             with contextlib.suppress(OSError):
                 self._file.close()
@@ -131,6 +133,8 @@ class S3File:
         return None
 
     def abort(self) -> None:
+        if self._encoder is not None:
+            self._encoder.discard()
         if self._file is not None:
             with contextlib.suppress(OSError):
                 self._file.close()

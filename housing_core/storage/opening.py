@@ -124,7 +124,9 @@ def open_stream(
         store = connection(s3)
         head_object(location, store)
         with translated(location, action):
-            native = store.filesystem.open_input_stream(f"{location.bucket}/{location.path}")
+            native = store.filesystem.open_input_stream(  # the raw bytes, never decompressed
+                f"{location.bucket}/{location.path}", compression=None
+            )
         with native:
             yield native
 
@@ -159,8 +161,8 @@ class _ResponseReader(io.RawIOBase):
 
     def __init__(self, location: Location, response: httpx.Response) -> None:
         self._location = location
-        self._chunks = response.iter_bytes(_COPY_BUFFER)
-        self._pending = b""
+        self._chunks = response.iter_bytes()  # as they arrive: no re-chunking copies
+        self._pending = memoryview(b"")
 
     def readable(self) -> bool:
         return True
@@ -172,7 +174,7 @@ class _ResponseReader(io.RawIOBase):
                 chunk = next(self._chunks, None)
             if chunk is None:
                 return 0
-            self._pending = chunk
+            self._pending = memoryview(chunk)
         size = min(len(view), len(self._pending))
         view[:size] = self._pending[:size]
         self._pending = self._pending[size:]

@@ -9,9 +9,10 @@ the chunks gives what reading the whole table at once would.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import zlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
@@ -85,7 +86,7 @@ def _frames(
     dtype: Mapping[str, Dtype] | None,
     timeout_s: float,
     s3: S3Connection | None,
-) -> Iterator[pd.DataFrame]:
+) -> Generator[pd.DataFrame]:
     if location.format is Format.FOLDER:
         manifest = read_manifest(location, timeout_s=timeout_s, s3=s3)
         for part in manifest.parts:
@@ -165,24 +166,26 @@ def _typed(data: Any, dtype: Mapping[str, Dtype] | None) -> pd.DataFrame:
     return frame.astype(dict(dtype)) if dtype else frame
 
 
-def _rechunked(frames: Iterable[pd.DataFrame], rows: int) -> Iterator[pd.DataFrame]:
+def _rechunked(frames: Generator[pd.DataFrame], rows: int) -> Iterator[pd.DataFrame]:
     """Exactly `rows` rows a chunk (the last may be shorter), indexed from the table's start.
 
     A table with no rows yields one empty frame, so the caller still learns its columns.
+    Abandoning the iteration closes the source at once (an http connection, an S3 stream).
     """
     pending: list[pd.DataFrame] = []
     held = start = 0
     empty: pd.DataFrame | None = None
-    for frame in frames:
-        if empty is None:
-            empty = frame.iloc[:0]
-        while len(frame):
-            piece, frame = frame.iloc[: rows - held], frame.iloc[rows - held :]
-            pending.append(piece)
-            held += len(piece)
-            if held == rows:
-                yield _joined(pending, start)
-                start, pending, held = start + rows, [], 0
+    with contextlib.closing(frames):
+        for frame in frames:
+            if empty is None:
+                empty = frame.iloc[:0]
+            while len(frame):
+                piece, frame = frame.iloc[: rows - held], frame.iloc[rows - held :]
+                pending.append(piece)
+                held += len(piece)
+                if held == rows:
+                    yield _joined(pending, start)
+                    start, pending, held = start + rows, [], 0
     if held:
         yield _joined(pending, start)
     elif start == 0 and empty is not None:
