@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -65,7 +66,7 @@ def test_the_content_hash_is_the_sha256_of_the_bytes(
     assert read_bytes(uri, s3=s3) == content  # bytes as stored, never decompressed
 
 
-def test_a_folder_output_is_identified_by_its_manifest(tmp_path: os.PathLike[str]) -> None:
+def test_a_folder_output_is_identified_by_its_manifest(tmp_path: Path) -> None:
     uri = f"{tmp_path}/out/"
     frame = pd.DataFrame({"a": [1, 2, 3]})
     with open_output(uri, "run-1") as out:
