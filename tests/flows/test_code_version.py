@@ -20,7 +20,7 @@ def test_report_wording_keeps_training_cached_and_a_feature_edit_retrains(
     assert first["registered_version"] == "1"
 
     # when the training report's wording changes, and the same training runs again
-    report = checkout / "housing_core" / "reports" / "training.py"
+    report = checkout / "housing_core" / "training" / "report.py"
     report.write_text(report.read_text().replace("## Held-out metrics", "## On held-out rows"))
     second = run_training(flow_env, cwd=checkout).summary
 
