@@ -59,7 +59,8 @@ PROFILE ?= dev
 system-deps:  ## PostgreSQL 15, Redis and s3rver, for the team profile and the tests (root/sudo)
 	./deployments/system-deps.sh
 
-stack-up: setup  ## the local stack under supervisord (PROFILE=dev | team; see deployments/README.md)
+# the team profile runs PostgreSQL, Redis and s3rver: installed first, if missing
+stack-up: setup $(if $(filter team,$(PROFILE)),system-deps)  ## the local stack under supervisord (PROFILE=dev | team; see deployments/README.md)
 	$(BIN)/python -m deployments.stack up --profile $(PROFILE)
 
 stack-down:  ## stop every process of the local stack

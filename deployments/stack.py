@@ -16,7 +16,7 @@ module writes its configuration, starts the programs in order, and runs the one-
 bootstrap between them (databases, users, the result block, the pool, `prefect deploy`).
 
 State lives in `.housing/stack/` (HOUSING_STACK_DIR): supervisord.conf, logs, data,
-`secrets.json` (generated once, mode 0600) and, for the team profile, `stack.env`: the shell
+`secrets.json` (generated once, mode 0600) and `stack.env`: the shell
 exports a client needs. None of it is in git.
 """
 
@@ -27,6 +27,7 @@ import json
 import os
 import secrets
 import shlex
+import shutil
 import signal
 import stat
 import subprocess
@@ -309,6 +310,12 @@ def up(
     if profile not in PROFILES:
         raise SystemExit(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
     layout = Layout(state.resolve())
+    missing = missing_programs(profile)
+    if missing:
+        raise SystemExit(
+            f"the {profile} profile needs {', '.join(missing)}, not found on this machine: "
+            "`make system-deps` installs them (needs root or sudo)"
+        )
     if supervisord_pid(layout):
         raise SystemExit(f"a stack is already up in {layout.state}; run `down` first")
     layout.logs.mkdir(parents=True, exist_ok=True)
@@ -357,10 +364,23 @@ def up(
         "logs": str(layout.logs),
     }
     layout.record.write_text(json.dumps(record, indent=2))
-    if profile == "team":
-        _write_private(layout.env_file, stack_env(todo.endpoints))
-        record["env_file"] = str(layout.env_file)
+    _write_private(layout.env_file, stack_env(todo.endpoints))
+    record["env_file"] = str(layout.env_file)
     return record
+
+
+def missing_programs(profile: str) -> list[str]:
+    """The programs a profile's servers run that this machine lacks, named as installed."""
+    needed = {"supervisord": str(BIN / "supervisord")}
+    if profile == "team":
+        needed.update(
+            {
+                "PostgreSQL 15": str(services.PG_BIN / "postgres"),
+                "redis-server": "redis-server",
+                "s3rver (npm)": "s3rver",
+            }
+        )
+    return [name for name, program in needed.items() if shutil.which(program) is None]
 
 
 def _port(todo: Plan, name: str) -> int:
@@ -385,8 +405,8 @@ def _check_postgres_can_reach(state: Path) -> None:
 
 
 def stack_env(endpoints: Endpoints) -> str:
-    """Shell exports for a client of the team stack: `source .housing/stack/stack.env`."""
-    lines = ["# housing-flows team stack: `source` this file in a client's shell. Secret: 0600."]
+    """Shell exports for a client of the stack: `source .housing/stack/stack.env`."""
+    lines = ["# housing-flows stack: `source` this file in a client's shell. Secret: 0600."]
     lines += [f"export {k}={shlex.quote(v)}" for k, v in endpoints.client_env().items()]
     return "\n".join(lines) + "\n"
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
 import httpx
 import pytest
 
+from housing_core.formatting import format_metric
 from tests.conftest import REPO, FlowEnv, FlowResult, call_flow, mlflow_client, task_states
 from tests.flows.conftest import (
     LOOSE_GATES,
@@ -19,9 +19,10 @@ from tests.flows.conftest import (
 )
 
 
-def tags_of(env: FlowEnv, version: str) -> dict[str, str]:
-    tags = mlflow_client(env.tracking_uri).get_model_version(env.model_name, version).tags
-    return {k.removeprefix("housing.promotion."): v for k, v in tags.items()}
+def page_of(env: FlowEnv, version: str) -> tuple[dict[str, str], str]:
+    """A version's tags and description, as its registry page shows them."""
+    found = mlflow_client(env.tracking_uri).get_model_version(env.model_name, version)
+    return dict(found.tags), str(found.description or "")
 
 
 def test_promotion_picks_the_better_version_and_rollback_restores_the_previous(
@@ -42,13 +43,19 @@ def test_promotion_picks_the_better_version_and_rollback_restores_the_previous(
     assert scores["2"] < scores["1"]
     # the shared rows are the training flow's held-out side: the same figures come back
     assert scores["2"] == pytest.approx(registry_env.strong["metrics"]["rmse"])
-    # and the move is recorded on the version
-    tags = tags_of(promo_env, "2")
-    assert tags["action"] == "promote"
-    assert tags["replaced"] == tags["rollback_to"] == "1"
-    assert tags["flow_run_id"] == promoted["flow_run_id"]
-    assert json.loads(tags["scores"])["rmse"] == pytest.approx(scores["2"])
-    assert tags["at"].startswith("20")
+    # and the move is recorded on the version: one tag where a rollback goes, and the record
+    # in its description's serving section
+    tags, page = page_of(promo_env, "2")
+    assert tags["rollback_to"] == "v1"
+    assert not [k for k in tags if k.startswith("housing.promotion.")]
+    serving = page.split("## Serving", 1)[1]
+    alias = promoted["alias"]
+    assert f"**`{alias}` since {promoted['moved_at']}**: promoted, replacing v1." in serving
+    assert f"RMSE **{format_metric('rmse', scores['2'])}**" in serving
+    assert "Rollback goes to: v1." in serving
+    assert promoted["moved_at"].startswith("20")
+    _, replaced_page = page_of(promo_env, "1")
+    assert f"**No longer `{alias}`**: replaced by v2" in replaced_page
 
     # when production is rolled back
     rolled = run_promotion(promo_env, "--rollback").summary
@@ -56,8 +63,9 @@ def test_promotion_picks_the_better_version_and_rollback_restores_the_previous(
     # then v1 serves again, recorded the same way
     assert (rolled["action"], rolled["before"], rolled["after"]) == ("rollback", "2", "1")
     assert alias_of(promo_env) == "1"
-    assert tags_of(promo_env, "1")["action"] == "rollback"
-    assert tags_of(promo_env, "1")["replaced"] == "2"
+    _, page = page_of(promo_env, "1")
+    assert "restored by a rollback, replacing v2." in page.split("## Serving", 1)[1]
+    assert "No longer" not in page
 
 
 def test_a_worse_candidate_is_refused_and_production_does_not_move(promo_env: FlowEnv) -> None:
@@ -71,7 +79,7 @@ def test_a_worse_candidate_is_refused_and_production_does_not_move(promo_env: Fl
     assert (refused["action"], refused["moved"], refused["after"]) == ("keep", False, "2")
     assert "r2 gate: 0.65" in refused["reason"] and "under by" in refused["reason"]
     assert alias_of(promo_env) == "2"
-    assert tags_of(promo_env, "1").get("flow_run_id") != refused["flow_run_id"]
+    assert "## Serving" not in page_of(promo_env, "1")[1]
 
     # and promoting again with nothing better is a no-op that says so
     again = run_promotion(promo_env).summary
@@ -127,7 +135,7 @@ def test_two_promotions_started_together_leave_one_consistent_alias(
 def test_an_out_of_range_gate_is_refused_before_the_alias_is_touched(promo_env: FlowEnv) -> None:
     # given the strong v2 in production
     assert run_promotion(promo_env, "--version", "2").summary["after"] == "2"
-    tags_before = tags_of(promo_env, "2")
+    page_before = page_of(promo_env, "2")
 
     # when a promotion is started with an R² gate no model can reach
     state = call_flow(
@@ -142,7 +150,7 @@ def test_an_out_of_range_gate_is_refused_before_the_alias_is_touched(promo_env: 
     )
     assert task_states(promo_env.prefect_api, state["flow_run_id"]) == {}
     assert alias_of(promo_env) == "2"
-    assert tags_of(promo_env, "2") == tags_before
+    assert page_of(promo_env, "2") == page_before
 
 
 def _latest_report(prefect_api: str, flow_run_id: str) -> str:

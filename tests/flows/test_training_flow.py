@@ -8,6 +8,7 @@ import mlflow
 import pytest
 
 from housing_core.data.contract import FEATURE_COLUMNS
+from housing_core.formatting import format_metric
 from tests.conftest import FlowEnv, call_flow, mlflow_client, run_training, task_states
 
 UPSTREAM = ("load-housing-data", "validate-housing-data", "split-housing-data")
@@ -39,11 +40,20 @@ def test_first_run_logs_everything_and_registers_a_version(
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
     assert artifacts == {"plots/predicted_vs_actual.png", "plots/feature_importance.png"}
 
-    # and the model is registered once, with signature and lineage tags
+    # and the model is registered once, with its signature, a few short tags a person reads
+    # and a description whose first line tells the versions apart
     versions = client.search_model_versions(f"name = '{flow_env.model_name}'")
     assert [v.version for v in versions] == [summary["registered_version"]] == ["1"]
     assert versions[0].run_id == run.info.run_id
-    assert versions[0].tags["housing.data_version"] == summary["data_version"]
+    assert versions[0].tags == {
+        "rmse": format_metric("rmse", summary["metrics"]["rmse"]),
+        "r2": format_metric("r2", summary["metrics"]["r2"]),
+        "family": "random-forest",
+        "data": str(summary["data_version"])[:8],
+        "code": run.data.tags["housing.code_version"][:8],
+    }
+    first_line = str(versions[0].description).splitlines()[0]
+    assert first_line == f"RMSE {format_metric('rmse', summary['metrics']['rmse'])} · random-forest"
     version = client.get_model_version(flow_env.model_name, "1")
     model_id = version.source.removeprefix("models:/")
     assert client.get_logged_model(model_id).source_run_id == run.info.run_id
