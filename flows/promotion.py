@@ -36,7 +36,7 @@ from tasks.promotion import (
     score_versions,
 )
 from tasks.reports import publish_report
-from tasks.runtime import flow_body
+from tasks.runtime import flow_body, flow_run_url
 from tasks.tracking import check_tracking_server
 
 Mode = Literal["promote", "rollback"]
@@ -86,7 +86,7 @@ def describe_run() -> str:
 def promotion_flow(
     mode: Mode = "promote",
     dry_run: bool = False,
-    version: str | None = None,
+    version: int | str | None = None,
     promotion_gates: dict[str, float] | None = None,
     max_candidates: int | None = None,
 ) -> PromotionSummary:
@@ -107,10 +107,9 @@ def promotion_flow(
     settings = load_settings(
         {"promotion": {"gates": promotion_gates, "max_candidates": max_candidates}}
     )
-    if version is not None and not version.isdigit():
-        raise SettingsError(
-            [f"version = {version!r} (flow parameters): must be a number, e.g. '7'"]
-        )
+    only = None if version is None else str(version)
+    if only is not None and not only.isdigit():
+        raise SettingsError([f"version = {version!r} (flow parameters): must be a number, e.g. 7"])
     rules, mlflow = settings.promotion, settings.mlflow
     get_run_logger().info(
         "%s of %s's '%s'%s",
@@ -143,7 +142,7 @@ def promotion_flow(
                 score(versions), production.version, production.rollback_to
             )
         else:
-            versions = list_candidates(mlflow, version, rules.max_candidates)
+            versions = list_candidates(mlflow, only, rules.max_candidates)
             if production.version:
                 versions.append(production.version)
             decision = decisions.decide(score(versions), production.version, rules.gates)
@@ -151,7 +150,7 @@ def promotion_flow(
 
         if decision.moves and not dry_run:
             moved_at = datetime.now(UTC).isoformat(timespec="milliseconds")
-            move = Release(decision, rules.alias, moved_at, flow_run.ui_url or "", len(shared))
+            move = Release(decision, rules.alias, moved_at, flow_run_url(), len(shared))
             move_alias(mlflow, move)
 
     publish_report(

@@ -27,7 +27,7 @@ from tasks.caching import cache_locks, isolated
 from tasks.data import prepare_data
 from tasks.modeling import evaluate_model, train_model
 from tasks.reports import publish_report
-from tasks.runtime import describe_flow_run, flow_body
+from tasks.runtime import describe_flow_run, flow_body, flow_run_url
 from tasks.tracking import check_tracking_server, log_and_register
 
 
@@ -111,7 +111,7 @@ def training_flow(
         importance=evaluated.importance,
         training_seconds=trained.seconds,
         started_at_ms=trained.started_at_ms(this_run),
-        flow_run_url=flow_run.ui_url or "",
+        flow_run_url=flow_run_url(),
     )
     logged = log_and_register(settings.mlflow, record, locks, settings.cache.lock_timeout_s)
 

@@ -1,15 +1,17 @@
-"""housing_core: the pure domain library of housing-flows (no Prefect, nothing run at import).
+"""housing_core: the domain library of housing-flows. No Prefect anywhere in it, nothing run
+at import; imports only run downwards, from the use cases to the gateways and pure wings
+(each wing's ruff.toml lists what it may not import).
 
-Wings, one kind of code each (the README's map has every module):
-- ``model/``: exactly what a registered model imports; it ships alone with every version;
-- ``data/``: the contract, reading the source, validation, the stable split;
-- ``evaluation/``: metrics, gates, importance;
-- ``tracking/``: every MLflow call, behind one entry point;
-- ``promotion/``: scoring versions by their own code, the decision, its records and report;
-- ``serving/``: the processes versions are scored and served in;
-- ``reports/``: what people read: Markdown and figures.
-Beside them: ``settings`` (the one settings tree), ``formatting`` (the one number format),
-``versioning`` (code versions and training keys).
+Pure: ``settings`` (the one settings tree), ``formatting`` (the one number format), ``uris``,
+``versioning`` (code versions, training keys, lineage), ``model`` (exactly what a registered
+model imports; it ships alone), ``data`` (the contract, validation, the split; it reads
+through storage), ``evaluation``, ``drift`` (reference profiles and drift scores),
+``reports`` (building blocks of what people read).
+Gateways (I/O, finished values in and out): ``tracking`` (MLflow), ``storage`` (files, URLs,
+object storage), ``isolation`` (a registered version run in a process of its own, with its
+own code and requirements).
+Use cases: ``training`` (record a training), ``promotion`` (release a version), ``serving``
+(the housing-serve application).
 """
 
 __version__ = "0.1.0"

@@ -55,7 +55,8 @@ def promotion_lock(rules: PromotionSettings) -> Iterator[None]:
     except TimeoutError as exc:
         raise TimeoutError(
             f"another promotion held '{rules.concurrency_limit}' for {rules.lock_timeout_s:.0f} s;"
-            f" if none is running, free it: prefect gcl reset {rules.concurrency_limit}"
+            " if none is running, free its slot: "
+            f"prefect gcl update {rules.concurrency_limit} --active-slots 0"
         ) from exc
 
 

@@ -20,6 +20,12 @@ R = TypeVar("R")
 CORE_LOGGER = "housing_core"
 
 
+def flow_run_url() -> str:
+    """This flow run's page in the Prefect UI, or '' without a UI (a temporary server)."""
+    url = flow_run.ui_url or ""
+    return url if url.startswith(("http://", "https://")) else ""
+
+
 def describe_flow_run(name: str, *tags: str) -> None:
     """Rename the running flow run and add tags (say `model:random_forest`) for the UI's filters.
 

@@ -101,14 +101,26 @@ class HistGradientBoostingConfig(_ModelBase):
     )
 
 
+FOREST_FEATURES = FeatureSettings(geo=False, neighbours=False)
+
+
 class RandomForestConfig(_ModelBase):
     """The seed's model: a RandomForest on the ratio features only."""
 
     family: Literal["random_forest"] = "random_forest"
-    features: FeatureSettings = FeatureSettings(geo=False, neighbours=False)
+    features: FeatureSettings = FOREST_FEATURES
     n_estimators: int = Field(100, ge=1)
     max_depth: int | None = Field(20, ge=1)
     min_samples_leaf: int = Field(1, ge=1)
+
+    @field_validator("features", mode="before")
+    @classmethod
+    def _over_the_forests_own(cls, value: object) -> object:
+        """A partial `features` block changes the forest's defaults (both groups off), not
+        the feature settings' (both on): `{"geo": true}` adds the geographic features only."""
+        if isinstance(value, dict):
+            return {**FOREST_FEATURES.model_dump(), **value}
+        return value
 
 
 DEFAULT_FAMILY = "hist_gradient_boosting"

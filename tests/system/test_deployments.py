@@ -214,9 +214,11 @@ def test_housing_run_names_the_run_once_and_prints_each_decision(
         [experiment.experiment_id], f"tags.`prefect.flow_run_id` = '{flow_run_id}'"
     )
     assert run.info.run_name == name
-    # and its last line says what it registered, in the one number format
+    # and its last line leads with what it registered, in the one number format, then the name
     assert re.search(
-        r"registered as v2; rmse \$[\d,]+, mae \$[\d,]+, r2 0\.\d{4}, mape [\d.]+%", lines[-1]
+        r"housing-training-report: registered as v2: rmse \$[\d,]+, mae \$[\d,]+, "
+        rf"r2 0\.\d{{4}}, mape [\d.]+% · {re.escape(name)}$",
+        lines[-1],
     )
     assert any(line.strip().endswith("Completed") for line in lines)
 
@@ -254,7 +256,11 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     """A fresh page (no saved UI state); its screenshot is kept as CI output, pass or fail."""
-    context = browser.new_context(viewport={"width": 1800, "height": 1000})
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    # MLflow's assistant panel opens itself on a first visit and takes a quarter of the width
+    context.add_init_script(
+        "localStorage.setItem('mlflow.assistant.fab.autoOpenedOnFirstLoad_v1', 'true')"
+    )
     tab = context.new_page()
     tab.set_default_timeout(30_000)
     try:
@@ -307,14 +313,47 @@ def test_ui_the_experiment_opens_on_its_runs_with_rmse_for_each(
         assert f"{run.data.metrics['rmse']:.2f}"[:6] in body, run.data.metrics["rmse"]
 
 
-def test_ui_the_model_page_shows_production_on_its_version(
+def test_ui_from_the_root_a_newcomer_reaches_the_runs_with_their_metrics(
     running_stack: dict[str, Any], page: Any
 ) -> None:
+    # given a browser that has never seen this MLflow: it opens the root, then the experiment
+    # (MLflow 3.17 shows it in GenAI mode, whatever the server says)
+    page.goto(running_stack["mlflow"])
+    page.get_by_text("housing_price_prediction").first.click()
+
+    # then the experiment's note leads with the link to the runs and their metrics
+    link = page.get_by_role("link", name="Runs with their metrics, best RMSE first").first
+    link.wait_for()
+    link.click()
+
+    # and it opens the runs table in model-training mode, best RMSE first
+    page.get_by_role("columnheader", name=re.compile("rmse")).first.wait_for()
+    assert page.get_by_text("Model training").first.is_visible()
+    assert "workflowType=machine_learning" in page.url
+
+
+def test_ui_the_model_page_tells_the_versions_apart_and_shows_production_on_its_own(
+    running_stack: dict[str, Any], page: Any
+) -> None:
+    client = mlflow_client(running_stack["mlflow"])
+    versions = client.search_model_versions(f"name = '{MODEL}'")
     page.goto(f"{running_stack['mlflow']}/#/models/{MODEL}")
     row = page.get_by_role("row").filter(has_text="@ production")
     row.first.wait_for()
     assert row.count() == 1
     assert re.search(r"Version\s*1\b", row.first.inner_text())
+
+    # each version's row reads its RMSE first, then short tags, whole (MLflow cuts a first line
+    # past 32 characters and a tag past 30 with an ellipsis), and no raw Markdown
+    rows = page.get_by_role("row").filter(has_text=re.compile(r"Version\s*\d"))
+    texts = [rows.nth(i).inner_text() for i in range(rows.count())]
+    assert len(texts) == len(versions)
+    for version in versions:
+        first_line = str(version.description).splitlines()[0]
+        (text,) = [t for t in texts if re.search(rf"Version\s*{version.version}\b", t)]
+        assert first_line in text and f"rmse: {version.tags['rmse']}" in text
+        assert "…" not in text and "**" not in text, text
+    assert len({str(v.description).splitlines()[0] for v in versions}) == len(versions)
 
 
 def test_ui_a_version_page_shows_its_promotion_reason(
@@ -325,7 +364,8 @@ def test_ui_a_version_page_shows_its_promotion_reason(
     text = page.inner_text("body")
     assert "Why: rollback: v1 returns to production, replacing v2" in text
     assert "Prefect flow run" in text and "MLflow run" in text
-    assert re.search(r"\$\d{2},\d{3}", text)  # dollars, not 3.917e+04
+    # the metrics read as labelled dollars, spaced, not run together as a table renders here
+    assert re.search(r"RMSE \$\d{2},\d{3} · MAE \$\d{2},\d{3} · R² 0\.\d{4} · MAPE", text)
 
 
 def test_ui_the_flow_run_page_shows_the_training_report(

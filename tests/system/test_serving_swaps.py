@@ -114,8 +114,9 @@ def test_a_promotion_then_a_rollback_reach_every_client_with_no_failed_request(
     registry: FlowEnv, server: servers.Server, clients: list[Client]
 ) -> None:
     # when a promotion moves `production` from v1 to v2
-    assert run_promotion(registry).summary["after"] == "2"
-    promoted_at = _moved_at(registry, "2")
+    promoted = run_promotion(registry).summary
+    assert promoted["after"] == "2"
+    promoted_at = datetime.fromisoformat(str(promoted["moved_at"])).timestamp()
     _wait(lambda: all(c.versions()[-1:] == ["2"] for c in clients), "every client on v2")
     load_seconds = httpx.get(f"{server.url}/model", timeout=30).json()["load_seconds"]
 
@@ -200,11 +201,6 @@ def _register_broken_version(env: FlowEnv, tmp: Path) -> str:
         model_id=logged.model_id,
     )
     return str(version.version)
-
-
-def _moved_at(env: FlowEnv, version: str) -> float:
-    tags = mlflow_client(env.tracking_uri).get_model_version(env.model_name, version).tags
-    return datetime.fromisoformat(tags["housing.promotion.at"]).timestamp()
 
 
 def _wait(condition: object, what: str, timeout_s: float = 120.0) -> None:
