@@ -520,13 +520,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"MLflow UI:   {record['mlflow']}")
         print(f"workers:     {', '.join(record['workers'])}")
         print(f"logs:        {record['logs']}")
+        print(f"\nUse it from a shell:  source {record['env_file']}")
         if args.profile == "team":
-            print(f"\nUse it from a shell:  source {record['env_file']}")
             print("(it holds the trainer's MLflow password and the Prefect auth string)")
-        else:
-            print("\nUse it from this shell:")
-            print(f"  export PREFECT_API_URL={record['prefect_api']}")
-            print(f"  export MLFLOW_TRACKING_URI={record['mlflow']}")
     elif args.command == "down":
         stopped = down(state)
         print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))

@@ -1,24 +1,33 @@
-"""Reading the housing CSV from a URL or a path: its bytes, their hash, and a cheap fingerprint."""
+"""Reading the housing data from a path, a URL or an object store, as CSV or Parquet: its rows,
+their content hash (the data version) and a cheap fingerprint, through the storage gateway.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import io
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
-import httpx
 import pandas as pd
 
+from housing_core import storage
 from housing_core.data.validation import DataValidationError
-from housing_core.uris import is_http
 
 log = logging.getLogger(__name__)
+# training and promotion read the whole table: up to this many bytes as one CSV
+MAX_CSV_BYTES = 4 * 1024**3
 
 
 class DataSourceError(RuntimeError):
-    """The source could not be read (network, missing file): may heal on retry."""
+    """The source could not be read; `retryable` says whether trying again may help (a
+    network failure may heal, a missing file or a refused credential will not)."""
+
+    def __init__(self, message: str, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 @dataclass(frozen=True)
@@ -46,32 +55,10 @@ class RawData:
         return hashlib.sha256(self.content).hexdigest()
 
 
-def read_source(
-    source: str, timeout_s: float = 30.0, client: httpx.Client | None = None
-) -> RawData:
-    """Fetch the raw bytes: an HTTP(S) download or a local file."""
-    if is_http(source):
-        return RawData(source, _download(source, timeout_s, client))
-    path = Path(source).expanduser()
-    if not path.is_file():
-        raise DataSourceError(
-            f"data source {source!r} is not a file (resolved to {path.resolve()})"
-        )
-    return RawData(source, path.read_bytes())
-
-
-def _download(url: str, timeout_s: float, client: httpx.Client | None) -> bytes:
-    owned = client is None
-    http = client or httpx.Client(timeout=timeout_s, follow_redirects=True)
-    try:
-        response = http.get(url)
-        response.raise_for_status()
-        return response.content
-    except httpx.HTTPError as exc:
-        raise DataSourceError(f"could not download {url}: {exc}") from exc
-    finally:
-        if owned:
-            http.close()
+def read_source(source: str, timeout_s: float = 30.0) -> RawData:
+    """The raw bytes of a CSV source: a path, an http(s) URL or an s3:// object."""
+    with readable(source):
+        return RawData(source, storage.read_bytes(source, timeout_s, max_bytes=MAX_CSV_BYTES))
 
 
 def parse_csv(raw: RawData) -> pd.DataFrame:
@@ -84,35 +71,53 @@ def parse_csv(raw: RawData) -> pd.DataFrame:
         raise DataValidationError([f"not a readable CSV: {exc}"], raw.source) from exc
 
 
-def source_fingerprint(
-    source: str, timeout_s: float = 30.0, client: httpx.Client | None = None
-) -> str:
+def load(source: str, timeout_s: float = 30.0) -> Ingested:
+    """Read and parse a source whole: its rows as they are, for validation to judge."""
+    if is_parquet(source):
+        with readable(source):
+            frame = pd.concat(list(storage.read_chunks(source, 1_000_000, timeout_s=timeout_s)))
+            version = storage.content_hash(source, timeout_s)
+    else:
+        raw = read_source(source, timeout_s)
+        frame, version = parse_csv(raw), raw.version
+    log.info("ingested %d rows from %s (data version %s)", len(frame), source, version[:12])
+    return Ingested(frame.reset_index(drop=True), version, source)
+
+
+def read_chunks(source: str, chunk_rows: int, timeout_s: float = 30.0) -> Iterator[pd.DataFrame]:
+    """A source in chunks of rows, in memory bounded by the chunk (batch scoring)."""
+    with readable(source):
+        yield from storage.read_chunks(source, chunk_rows, timeout_s=timeout_s)
+
+
+def source_fingerprint(source: str, timeout_s: float = 30.0) -> str:
     """A cheap token that changes when the source's content changes; it keys the ingest cache.
 
-    A file is hashed (milliseconds for this data). A URL is asked for its ETag or Last-Modified
-    with a HEAD request; a server that sends neither is downloaded and hashed.
+    A file is hashed (milliseconds for this data). A URL is asked for its ETag or
+    Last-Modified; an object store gives its ETag, size and time.
     """
-    if not is_http(source):
-        return read_source(source).version
-    owned = client is None
-    http = client or httpx.Client(timeout=timeout_s, follow_redirects=True)
+    with readable(source):
+        return storage.fingerprint(source, timeout_s)
+
+
+def content_version(source: str, timeout_s: float = 30.0) -> str:
+    """The SHA-256 of a source's bytes, read as they stream: its data version."""
+    with readable(source):
+        return storage.content_hash(source, timeout_s)
+
+
+def is_parquet(source: str) -> bool:
+    return storage.Location.parse(source, strict=False).format is storage.Format.PARQUET
+
+
+@contextmanager
+def readable(source: str) -> Iterator[None]:
+    """Storage errors as the data wing's: the source, and whether a retry may help; content
+    that is not a table as a validation error (it will not heal)."""
     try:
-        response = http.head(source)
-        response.raise_for_status()
-    except httpx.HTTPError as exc:
-        raise DataSourceError(f"could not reach {source}: {exc}") from exc
-    finally:
-        if owned:
-            http.close()
-    validator = response.headers.get("etag") or response.headers.get("last-modified")
-    if validator:
-        return f"{validator}|{response.headers.get('content-length', '')}"
-    return read_source(source, timeout_s, client).version
-
-
-def load(source: str, timeout_s: float = 30.0) -> Ingested:
-    """Read and parse a source: its rows as they are, for validation to judge."""
-    raw = read_source(source, timeout_s)
-    frame = parse_csv(raw)
-    log.info("ingested %d rows from %s (data version %s)", len(frame), source, raw.version[:12])
-    return Ingested(frame, raw.version, source)
+        yield
+    except storage.StorageContentError as exc:
+        raise DataValidationError([exc.problem], source) from exc
+    except storage.StorageError as exc:
+        problem = f"data source {source!r}: {exc.problem}"
+        raise DataSourceError(problem, retryable=exc.retryable) from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +12,7 @@ from housing_core.data.contract import RAW_COLUMNS
 from housing_core.data.source import (
     DataSourceError,
     RawData,
+    load,
     parse_csv,
     read_source,
     source_fingerprint,
@@ -106,9 +108,39 @@ def test_header_only_file_fails_on_row_count(rows: pd.DataFrame) -> None:
     assert problems_of(frame, min_rows=1) == ["too few rows: 0 < the minimum of 1"]
 
 
-def test_missing_file_is_a_source_error_that_may_heal(tmp_path: Path) -> None:
-    with pytest.raises(DataSourceError, match="is not a file"):
+def test_a_missing_file_is_a_source_error_that_will_not_heal(tmp_path: Path) -> None:
+    with pytest.raises(DataSourceError, match=r"nope\.csv") as raised:
         read_source(str(tmp_path / "nope.csv"))
+    assert raised.value.retryable is False
+
+
+def test_an_unreachable_server_is_a_source_error_that_may_heal() -> None:
+    from tests.servers import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/housing.csv"
+    with pytest.raises(DataSourceError, match=f"data source '{url}'") as raised:
+        read_source(url, timeout_s=5)
+    assert raised.value.retryable is True
+
+
+def test_bytes_that_are_not_parquet_are_a_validation_error(tmp_path: Path) -> None:
+    path = tmp_path / "housing.parquet"
+    path.write_bytes(b"not parquet at all")
+
+    with pytest.raises(DataValidationError, match=str(path)):
+        load(str(path))
+
+
+def test_a_parquet_source_loads_with_the_content_hash_as_its_version(
+    rows: pd.DataFrame, tmp_path: Path
+) -> None:
+    path = tmp_path / "housing.parquet"
+    rows.to_parquet(path, index=False)
+
+    ingested = load(str(path))
+
+    pd.testing.assert_frame_equal(ingested.frame, rows.reset_index(drop=True))
+    assert ingested.version == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_file_version_is_the_content_hash(tmp_path: Path) -> None:
@@ -120,19 +152,3 @@ def test_file_version_is_the_content_hash(tmp_path: Path) -> None:
 
     assert source_fingerprint(str(path)) != first
     assert read_source(str(path)).version == source_fingerprint(str(path))
-
-
-def test_download_uses_http_and_reports_failures() -> None:
-    import httpx
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/ok.csv":
-            return httpx.Response(200, content=b"a\n1\n", headers={"etag": '"v1"'})
-        return httpx.Response(404)
-
-    client = httpx.Client(transport=httpx.MockTransport(handler))
-
-    assert read_source("http://data.test/ok.csv", client=client).content == b"a\n1\n"
-    assert source_fingerprint("http://data.test/ok.csv", client=client).startswith('"v1"')
-    with pytest.raises(DataSourceError, match="could not download"):
-        read_source("http://data.test/missing.csv", client=client)
