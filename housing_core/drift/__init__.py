@@ -12,7 +12,13 @@ artifact or run in a batch-scoring worker. Callers name the columns.
 
 from housing_core.drift.check import STATUSES, DriftReport, FeatureDrift, check
 from housing_core.drift.counts import CategoricalCounts, IncompatibleBinsError, NumericCounts
-from housing_core.drift.profile import SCHEMA_VERSION, Profile, build_profile, summarize
+from housing_core.drift.profile import (
+    SCHEMA_VERSION,
+    Profile,
+    build_profile,
+    summarize,
+    with_predictions,
+)
 from housing_core.drift.scores import js_distance, psi, wasserstein
 from housing_core.drift.summary import PREDICTION, Summary
 from housing_core.drift.thresholds import DEFAULT_FLOORS, Overrides, Threshold
@@ -37,4 +43,5 @@ __all__ = [
     "psi",
     "summarize",
     "wasserstein",
+    "with_predictions",
 ]

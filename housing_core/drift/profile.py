@@ -149,6 +149,38 @@ def build_profile(
     return Profile(reference, target, thresholds, calibration)
 
 
+def with_predictions(
+    profile: Profile,
+    predictions: np.ndarray[Any, Any],
+    *,
+    bins: int = 20,
+    folds: int = 5,
+    repeats: int = 4,
+    seed: int = 0,
+) -> Profile:
+    """`profile` with the model's predictions profiled from rows of their own.
+
+    A model's predictions on its own training rows are closer to the prices than on new rows;
+    the predictions on held-out rows are what a batch's predictions should look like. They
+    are profiled here like a numeric column, calibrated on folds of those rows.
+    """
+    if PREDICTION in profile.reference.columns:
+        raise ValueError("the profile has predictions already")
+    column = "predictions on their own rows"  # any name but PREDICTION, which is reserved
+    own = build_profile(
+        pd.DataFrame({column: np.asarray(predictions, dtype=float).reshape(-1)}),
+        numeric=[column],
+        bins=bins,
+        folds=folds,
+        repeats=repeats,
+        seed=seed,
+    )
+    columns = {**profile.reference.columns, PREDICTION: own.reference.columns[column]}
+    thresholds = {**profile.thresholds, PREDICTION: own.thresholds[column]}
+    reference = Summary(profile.reference.rows, columns)
+    return Profile(reference, profile.target, thresholds, profile.calibration)
+
+
 def summarize(
     chunk: pd.DataFrame, like: Profile, predictions: np.ndarray[Any, Any] | None = None
 ) -> Summary:

@@ -15,6 +15,7 @@ from housing_core.promotion.decision import Decision
 
 ROLLBACK_TO_TAG = "rollback_to"  # `rollback_to: v1`, a chip the registry shows whole
 OLD_ROLLBACK_TO_TAG = "housing.promotion.rollback_to"  # what versions promoted before carry
+NOWHERE = "none"  # the first version to serve: `rollback_to: none`
 
 
 @dataclass(frozen=True)
@@ -41,11 +42,11 @@ def move_tags(decision: Decision) -> dict[str, str]:
     if decision.target is None:
         raise ValueError("a decision without a target moves nothing")
     if decision.action == "promote":
-        return {ROLLBACK_TO_TAG: f"v{decision.previous}" if decision.previous else ""}
+        return {ROLLBACK_TO_TAG: f"v{decision.previous}" if decision.previous else NOWHERE}
     return {}
 
 
 def rollback_point(tags: Mapping[str, str]) -> str | None:
     """The version number a rollback from this version goes to, as its tags say (any age)."""
     value = tags.get(ROLLBACK_TO_TAG, tags.get(OLD_ROLLBACK_TO_TAG, ""))
-    return value.removeprefix("v") or None
+    return None if value in ("", NOWHERE) else value.removeprefix("v")

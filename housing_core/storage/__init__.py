@@ -20,7 +20,7 @@ from .errors import (
     StorageNotWritableError,
     StorageUnavailableError,
 )
-from .fingerprints import content_hash, fingerprint
+from .fingerprints import Survey, content_hash, fingerprint, survey
 from .locations import Format, Location, Scheme
 from .manifests import MANIFEST_NAME, RUNS_FOLDER, Manifest, Part, list_outputs, read_manifest
 from .reading import read_bytes, read_chunks
@@ -44,6 +44,7 @@ __all__ = [
     "StorageNotFoundError",
     "StorageNotWritableError",
     "StorageUnavailableError",
+    "Survey",
     "Written",
     "content_hash",
     "fingerprint",
@@ -52,4 +53,5 @@ __all__ = [
     "read_bytes",
     "read_chunks",
     "read_manifest",
+    "survey",
 ]

@@ -10,11 +10,22 @@ every part by its hash.
 from __future__ import annotations
 
 import hashlib
+import json
+from dataclasses import dataclass
 from typing import BinaryIO
 
-from .locations import Location, Scheme
+import pyarrow.parquet as pq
+
+from .locations import Format, Location, Scheme
 from .manifests import read_manifest_bytes
-from .opening import connection, head_object, http_client, open_stream, translated
+from .opening import (
+    connection,
+    head_object,
+    http_client,
+    open_random_access,
+    open_stream,
+    translated,
+)
 from .s3 import S3Connection
 
 _BLOCK = 1024 * 1024
@@ -43,6 +54,38 @@ def content_hash(uri: str, timeout_s: float = 30.0, *, s3: S3Connection | None =
         return hashlib.sha256(read_manifest_bytes(location, timeout_s, s3)).hexdigest()
     with open_stream(location, timeout_s, s3) as stream, translated(location, "reading"):
         return sha256_of(stream)
+
+
+@dataclass(frozen=True)
+class Survey:
+    """A table's content hash and how many rows it holds (for CSV, counted as lines less the
+    header: a quoted field that spans lines counts twice, which is fine for a progress bar;
+    0 for a compressed CSV, whose lines are not counted)."""
+
+    sha256: str
+    rows: int
+
+
+def survey(uri: str, timeout_s: float = 30.0, *, s3: S3Connection | None = None) -> Survey:
+    """Hash a table and count its rows in one read of its bytes (Parquet: its footer says)."""
+    location = Location.parse(uri)
+    if location.is_folder:
+        manifest = read_manifest_bytes(location, timeout_s, s3)
+        rows = sum(int(part["rows"]) for part in json.loads(manifest)["parts"])
+        return Survey(hashlib.sha256(manifest).hexdigest(), rows)
+    if location.format is Format.PARQUET:
+        with open_random_access(location, timeout_s, s3) as native, translated(location, "read"):
+            rows = int(pq.ParquetFile(native).metadata.num_rows)
+        return Survey(content_hash(uri, timeout_s, s3=s3), rows)
+    digest, lines = hashlib.sha256(), 0
+    with open_stream(location, timeout_s, s3) as stream, translated(location, "reading"):
+        raw: BinaryIO = (
+            gzip.GzipFile(fileobj=stream) if location.format is Format.CSV_GZ else stream
+        )  # type: ignore[assignment]
+        while block := raw.read(_BLOCK):
+            digest.update(block)
+            lines += block.count(b"\n")
+    return Survey(digest.hexdigest(), max(0, lines - 1))
 
 
 def sha256_of(stream: BinaryIO) -> str:

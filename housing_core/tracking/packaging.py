@@ -9,6 +9,7 @@ training's decision: see housing_core.training.shipping.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import mlflow
@@ -29,6 +30,7 @@ def log_model(
     params: dict[str, str],
     code_paths: list[Path],
     requirements: list[str],
+    extra_files: Mapping[str, str] | None = None,
 ) -> str:
     """Log the fitted pipeline as a LoggedModel of the run, ready to register: its id.
 
@@ -59,6 +61,8 @@ def log_model(
                 code_paths=[str(path) for path in code_paths],
                 pip_requirements=requirements,
             )
+            for name, content in (extra_files or {}).items():  # beside MLmodel, shipped with it
+                (local / name).write_text(content)
             client.log_model_artifacts(logged.model_id, str(local))
     except BaseException:
         client.finalize_logged_model(logged.model_id, LoggedModelStatus.FAILED)

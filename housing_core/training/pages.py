@@ -39,7 +39,7 @@ METRICS_VIEW_STATE = {
         "attributes.`Duration`",
         "attributes.`Models`",
     ],
-    "columnWidths": {"attributes.`Run Name`": 300},
+    "columnWidths": {"attributes.`Run Name`": 420},
 }
 # the envelope MLflow's Views menu lists a saved view by (a fixed moment: the tag is rewritten
 # only when the view itself changes)

@@ -23,6 +23,7 @@ from housing_core.training.content import (
     run_content,
     run_params,
 )
+from housing_core.training.profiling import reference_profile
 from housing_core.training.shipping import log_shipped_model
 from housing_core.versioning import FLOW_RUN_TAG, TRAINING_KEY_TAG
 
@@ -110,8 +111,9 @@ def _log(
     run_id = runs.create_run(tracking, experiment_id, run_content(record))
     with runs.failing_on_error(tracking, run_id):
         example = features_of(record.train).head(5)
+        profile = reference_profile(record.train, record.evaluation.predicted)
         model_id = log_shipped_model(
-            tracking, experiment_id, run_id, record.pipeline, example, run_params(record)
+            tracking, experiment_id, run_id, record.pipeline, example, run_params(record), profile
         )
         version = None
         if record.evaluation.passed:

@@ -2,11 +2,14 @@
 later: the model wing as its code, and the versions of the packages that trained it, pinned.
 
 The code ships as `code/housing_core/model/` under a `housing_core` package of its own that
-holds nothing else; an environment built from its `requirements.txt` alone loads it.
+holds nothing else; an environment built from its `requirements.txt` alone loads it. Beside
+it, `drift_profile.json`: the reference profile of its training rows (housing_core.drift),
+which batch scoring, the drift check and the release gates judge new data against.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from importlib import metadata
@@ -15,9 +18,11 @@ from pathlib import Path
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from housing_core.drift import Profile
 from housing_core.tracking.connection import Tracking
 from housing_core.tracking.packaging import log_model
 
+PROFILE_FILE = "drift_profile.json"
 # housing_core/model: shipped by path (its files are what a pickle names)
 MODEL_WING = Path(__file__).resolve().parents[1] / "model"
 SHIPPED_PACKAGE_DOC = (
@@ -65,8 +70,10 @@ def log_shipped_model(
     model: Pipeline,
     example: pd.DataFrame,
     params: dict[str, str],
+    profile: Profile | None = None,
 ) -> str:
-    """The fitted pipeline logged as a version ships it, with its code and its pins: its id."""
+    """The fitted pipeline logged as a version ships it, with its code, its pins and its
+    reference profile: its id."""
     with tempfile.TemporaryDirectory(prefix="housing-code-") as tmp:
         return log_model(
             tracking,
@@ -77,4 +84,5 @@ def log_shipped_model(
             params,
             code_paths=[stage_model_code(Path(tmp))],
             requirements=serving_requirements(),
+            extra_files={} if profile is None else {PROFILE_FILE: json.dumps(profile.to_dict())},
         )
