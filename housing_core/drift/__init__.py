@@ -13,9 +13,11 @@ artifact or run in a batch-scoring worker. Callers name the columns.
 from housing_core.drift.check import STATUSES, DriftReport, FeatureDrift, check
 from housing_core.drift.counts import CategoricalCounts, IncompatibleBinsError, NumericCounts
 from housing_core.drift.profile import (
+    PROFILE_FILE,
     SCHEMA_VERSION,
     Profile,
     build_profile,
+    shipped_profile,
     summarize,
     with_predictions,
 )
@@ -26,6 +28,7 @@ from housing_core.drift.thresholds import DEFAULT_FLOORS, Overrides, Threshold
 __all__ = [
     "DEFAULT_FLOORS",
     "PREDICTION",
+    "PROFILE_FILE",
     "SCHEMA_VERSION",
     "STATUSES",
     "CategoricalCounts",
@@ -41,6 +44,7 @@ __all__ = [
     "check",
     "js_distance",
     "psi",
+    "shipped_profile",
     "summarize",
     "wasserstein",
     "with_predictions",

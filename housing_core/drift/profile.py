@@ -7,8 +7,10 @@ columns; this module knows nothing of the housing data.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,6 +37,7 @@ from housing_core.drift.thresholds import (
 )
 
 SCHEMA_VERSION = 1
+PROFILE_FILE = "drift_profile.json"  # the name a profile ships under, beside a model's MLmodel
 
 
 @dataclass(frozen=True)
@@ -248,3 +251,9 @@ def _layout_of(
 
 def _empty(edges: tuple[float, ...]) -> NumericCounts:
     return NumericCounts(edges, (), 0, 0.0, 0.0, (0.0, 0.0))
+
+
+def shipped_profile(model_dir: Path) -> Profile | None:
+    """The profile a downloaded model folder ships, or None (a version trained before)."""
+    path = model_dir / PROFILE_FILE
+    return Profile.from_dict(json.loads(path.read_text())) if path.is_file() else None

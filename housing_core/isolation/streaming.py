@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,7 @@ from housing_core.isolation.environments import Interpreter, child_environment
 from housing_core.isolation.jobs import RUNTIME
 
 BATCH_JOB = RUNTIME / "batch_job.py"
+T = TypeVar("T")
 
 
 class ScoringProcessError(RuntimeError):
@@ -160,19 +161,26 @@ class VersionPool:
     def __exit__(self, *_: Any) -> None:
         self.close()
 
-    def score(self, chunks: Iterable[pd.DataFrame]) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
-        """Each chunk with its predictions, in the chunks' order."""
-        in_flight: deque[tuple[VersionProcess, pd.DataFrame]] = deque()
-        for turn, chunk in enumerate(chunks):
+    def score(self, chunks: Iterable[tuple[T, pd.DataFrame]]) -> Iterator[tuple[T, np.ndarray]]:
+        """Each chunk's predictions, with what came with it, in the chunks' order. An empty
+        chunk is answered with no predictions, without troubling a process."""
+        in_flight: deque[tuple[VersionProcess | None, T]] = deque()
+        turn = 0
+        for context, rows in chunks:
             if len(in_flight) == len(self.workers):
-                worker, sent = in_flight.popleft()
-                yield sent, worker.receive()
-            worker = self.workers[turn % len(self.workers)]
-            worker.send(chunk)
-            in_flight.append((worker, chunk))
+                yield self._answer(*in_flight.popleft())
+            worker = None
+            if len(rows):
+                worker = self.workers[turn % len(self.workers)]
+                turn += 1
+                worker.send(rows)
+            in_flight.append((worker, context))
         while in_flight:
-            worker, sent = in_flight.popleft()
-            yield sent, worker.receive()
+            yield self._answer(*in_flight.popleft())
+
+    @staticmethod
+    def _answer(worker: VersionProcess | None, context: T) -> tuple[T, np.ndarray]:
+        return context, (worker.receive() if worker is not None else np.empty(0))
 
     def close(self) -> None:
         for worker in self.workers:

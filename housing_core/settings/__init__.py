@@ -17,6 +17,7 @@ from housing_core.settings.loading import SettingsError, load_settings
 from housing_core.settings.sections import (
     CacheSettings,
     DataSettings,
+    DriftSettings,
     EnvironmentPolicy,
     FeatureSettings,
     HistGradientBoostingConfig,
@@ -26,6 +27,7 @@ from housing_core.settings.sections import (
     PromotionSettings,
     QualityGates,
     RandomForestConfig,
+    ScoringSettings,
     ServingSettings,
     SplitSettings,
 )
@@ -34,6 +36,7 @@ from housing_core.settings.tree import Settings
 __all__ = [
     "CacheSettings",
     "DataSettings",
+    "DriftSettings",
     "EnvironmentPolicy",
     "FeatureSettings",
     "HistGradientBoostingConfig",
@@ -43,6 +46,7 @@ __all__ = [
     "PromotionSettings",
     "QualityGates",
     "RandomForestConfig",
+    "ScoringSettings",
     "ServingSettings",
     "Settings",
     "SettingsError",

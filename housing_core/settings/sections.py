@@ -274,3 +274,37 @@ class ServingSettings(_Frozen):
     drain_timeout_s: float = Field(
         30.0, gt=0, description="how long the replaced version may take to finish its requests"
     )
+
+
+InvalidRows = Literal["flag", "refuse", "fail"]
+DriftBand = tuple[Annotated[float, Field(ge=0)], Annotated[float, Field(ge=0)]]
+
+
+class DriftSettings(_Frozen):
+    """How drift is judged: the bands calibrated in each model's profile, unless overridden."""
+
+    overrides: dict[str, DriftBand | dict[str, DriftBand]] = Field(
+        default_factory=dict,
+        description="score -> (watch, drift) for every feature, or feature -> {score: (watch, "
+        "drift)}; scores: psi, wasserstein, js, unseen, blank",
+    )
+
+
+class ScoringSettings(_Frozen):
+    """Batch scoring: how a file of block groups is priced by a registered version."""
+
+    experiment_name: str = Field("housing_batch_scoring", min_length=1)
+    chunk_rows: int = Field(
+        50_000, ge=100, le=5_000_000, description="rows read, checked and scored at a time"
+    )
+    processes: int | None = Field(
+        None, ge=1, description="the version's processes scoring at once; None: one per core"
+    )
+    invalid_rows: InvalidRows = Field(
+        "flag",
+        description="rows that break the contract: flag (scored, and named in the "
+        "contract_violations column), refuse (not scored: no price), fail (nothing written)",
+    )
+    fail_on_drift: bool = Field(
+        False, description="a batch that drifts from the model's profile fails, writing nothing"
+    )

@@ -19,11 +19,13 @@ from pydantic_settings import (
 from housing_core.settings.sections import (
     CacheSettings,
     DataSettings,
+    DriftSettings,
     HistGradientBoostingConfig,
     MlflowSettings,
     ModelConfig,
     PromotionSettings,
     QualityGates,
+    ScoringSettings,
     ServingSettings,
     SplitSettings,
     family_of,
@@ -52,6 +54,8 @@ class Settings(BaseSettings):
     promotion: PromotionSettings = PromotionSettings()
     serving: ServingSettings = ServingSettings()
     cache: CacheSettings = CacheSettings()
+    scoring: ScoringSettings = ScoringSettings()
+    drift: DriftSettings = DriftSettings()
     state_dir: Path = Field(
         Path(LOCAL_STATE_DIR), description="embedded MLflow store, served models, environments"
     )

@@ -18,11 +18,10 @@ from pathlib import Path
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from housing_core.drift import Profile
+from housing_core.drift import PROFILE_FILE, Profile
 from housing_core.tracking.connection import Tracking
 from housing_core.tracking.packaging import log_model
 
-PROFILE_FILE = "drift_profile.json"
 # housing_core/model: shipped by path (its files are what a pickle names)
 MODEL_WING = Path(__file__).resolve().parents[1] / "model"
 SHIPPED_PACKAGE_DOC = (
