@@ -139,3 +139,31 @@ class _Progress:
             return
         self.shown = time.monotonic()
         update_progress_artifact(self.artifact, min(100.0, 100.0 * rows / self.expected))
+
+
+@task(
+    name="record-drift-check",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=MLFLOW_RETRY_DELAYS,
+)
+def record_drift_check(
+    mlflow: MlflowSettings,
+    drift: DriftSettings,
+    result: BatchResult,
+    scored_by: Target,
+    run_name: str,
+    input_hash: str,
+    flow_run_id: str,
+) -> str:
+    with open_tracking(mlflow) as tracking:
+        return recording.record_drift_check(
+            tracking,
+            drift.experiment_name,
+            result,
+            scored_by,
+            run_name=run_name,
+            input_hash=input_hash,
+            flow_run_id=flow_run_id,
+            artifact_location=mlflow.artifact_location,
+        )

@@ -19,6 +19,11 @@ from housing_core.tracking.runs import DatasetRecord, RunContent
 from housing_core.uris import as_uri
 from housing_core.versioning import FLOW_RUN_TAG
 
+DRIFT_EXPERIMENT_TAGS = {
+    "mlflow.experimentKind": "custom_model_development",
+    "mlflow.note.content": "Drift checks by housing-flows: a batch of rows against the profile "
+    "of the training rows a version ships; per feature its deciding score, the chart, the report.",
+}
 EXPERIMENT_TAGS = {
     "mlflow.experimentKind": "custom_model_development",
     "mlflow.note.content": "Batch scorings by housing-flows: one run per file priced, named as "
@@ -107,3 +112,53 @@ def _figures(result: BatchResult) -> dict[str, Figure]:
     if result.drift is not None:
         figures["plots/drift.png"] = drift_figure(result.drift)
     return figures
+
+
+def record_drift_check(
+    tracking: Tracking,
+    experiment_name: str,
+    result: BatchResult,
+    target: Target,
+    *,
+    run_name: str,
+    input_hash: str,
+    flow_run_id: str = "",
+    artifact_location: str | None = None,
+) -> str:
+    """The run of one drift check: per feature its deciding score, the chart, the report."""
+    if result.drift is None:
+        raise ValueError("a drift check needs the version's profile")
+    report = result.drift
+    experiment_id = runs.ensure_experiment(tracking, experiment_name, artifact_location)
+    runs.set_experiment_tags(tracking, experiment_id, DRIFT_EXPERIMENT_TAGS)
+    metrics = {f"{f.name}.{f.main_score}": f.scores[f.main_score] for f in report.features}
+    content = RunContent(
+        name=run_name,
+        tags={
+            FLOW_RUN_TAG: flow_run_id,
+            "model.name": target.version.name,
+            "model.version": target.version.version,
+            "housing.drift": report.status,
+            "housing.drifted": ", ".join(report.drifted) or "none",
+        },
+        params={"source": as_uri(result.source), "model": target.label},
+        metrics={
+            "rows": float(result.rows),
+            "drifted_features": float(len(report.drifted)),
+            **metrics,
+        },
+        datasets=(
+            DatasetRecord(
+                frame=result.head,
+                name="housing-batch",
+                context="drift",
+                source=as_uri(result.source),
+                digest=input_hash[:32],
+            ),
+        ),
+        figures={"plots/drift.png": drift_figure(report)},
+        texts={"drift/report.json": json.dumps(report.to_dict(thresholds=True), indent=2)},
+    )
+    run_id = runs.create_run(tracking, experiment_id, content)
+    runs.finish_run(tracking, run_id)
+    return run_id

@@ -283,6 +283,8 @@ DriftBand = tuple[Annotated[float, Field(ge=0)], Annotated[float, Field(ge=0)]]
 class DriftSettings(_Frozen):
     """How drift is judged: the bands calibrated in each model's profile, unless overridden."""
 
+    experiment_name: str = Field("housing_drift", min_length=1)
+
     overrides: dict[str, DriftBand | dict[str, DriftBand]] = Field(
         default_factory=dict,
         description="score -> (watch, drift) for every feature, or feature -> {score: (watch, "
