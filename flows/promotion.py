@@ -29,6 +29,7 @@ from housing_core.tracking.connection import TrackingUnavailableError
 from housing_core.tracking.registry import AliasMismatchError
 from tasks.data import prepare_data
 from tasks.promotion import (
+    judge_drift,
     list_candidates,
     move_alias,
     promotion_lock,
@@ -89,6 +90,7 @@ def promotion_flow(
     version: int | str | None = None,
     promotion_gates: dict[str, float] | None = None,
     max_candidates: int | None = None,
+    accept_drift: bool = False,
 ) -> PromotionSummary:
     """Move the `production` alias to the best registered version, or back (rollback).
 
@@ -103,6 +105,8 @@ def promotion_flow(
         promotion_gates: limits on the shared held-out rows and the improvement production
             must be beaten by, e.g. {"min_r2": 0.8, "min_improvement": 0.01}; from settings.
         max_candidates: how many of the newest versions to consider; from settings.
+        accept_drift: release a candidate the drift gate holds back (a person's call: the
+            release records it on the version).
     """
     settings = load_settings(
         {"promotion": {"gates": promotion_gates, "max_candidates": max_candidates}}
@@ -123,8 +127,8 @@ def promotion_flow(
     data = prepare_data(settings.data, settings.split)
     shared = data.parts.test  # every version is scored on the same held-out rows
 
-    def score(versions: list[str]) -> list[VersionScore]:
-        return score_versions(
+    def score(versions: list[str], production: str | None = None) -> list[VersionScore]:
+        scores, evidence = score_versions(
             mlflow,
             versions,
             shared,
@@ -132,6 +136,7 @@ def promotion_flow(
             settings.state_dir / "environments",
             settings.serving.environment,
         )
+        return judge_drift(scores, evidence, production, data, settings.drift)
 
     moved_at = None
     with promotion_lock(rules):
@@ -145,7 +150,8 @@ def promotion_flow(
             versions = list_candidates(mlflow, only, rules.max_candidates)
             if production.version:
                 versions.append(production.version)
-            decision = decisions.decide(score(versions), production.version, rules.gates)
+            scores = score(versions, production.version)
+            decision = decisions.decide(scores, production.version, rules.gates, accept_drift)
         get_run_logger().info("decision: %s", decision.reason)
 
         if decision.moves and not dry_run:

@@ -15,13 +15,20 @@ from prefect.client.schemas.objects import State, TaskRun
 from prefect.concurrency.sync import concurrency
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
-from housing_core.promotion import release, scoring
+from housing_core.promotion import drift_gate, release, scoring
 from housing_core.promotion.decision import VersionScore
 from housing_core.promotion.records import Release
 from housing_core.promotion.release import Production
-from housing_core.settings import EnvironmentPolicy, MlflowSettings, PromotionSettings
+from housing_core.promotion.scoring import Evidence
+from housing_core.settings import (
+    DriftSettings,
+    EnvironmentPolicy,
+    MlflowSettings,
+    PromotionSettings,
+)
 from housing_core.tracking.connection import open_tracking
 from housing_core.tracking.registry import AliasMismatchError
+from tasks.data import PreparedData
 from tasks.tracking import MLFLOW_RETRY_DELAYS
 
 
@@ -93,13 +100,34 @@ def score_versions(
     smoke_rows: int,
     environments: Path,
     policy: EnvironmentPolicy,
-) -> list[VersionScore]:
+) -> tuple[list[VersionScore], dict[str, Evidence]]:
     """Each version scored on the SAME held-out rows by its own code, in its own process, and
-    smoke-tested with a serving payload."""
+    smoke-tested with a serving payload; with what the drift gate needs of each."""
     with open_tracking(mlflow) as tracking:
         return scoring.score_versions(
             tracking, mlflow.registered_model_name, versions, test, smoke_rows, environments, policy
         )
+
+
+@task(name="judge-drift", cache_policy=NO_CACHE)
+def judge_drift(
+    scores: list[VersionScore],
+    evidence: dict[str, Evidence],
+    production: str | None,
+    data: PreparedData,
+    drift: DriftSettings,
+) -> list[VersionScore]:
+    """Each candidate's training rows against production's profile, and the newest rows
+    against its own: what the drift gate found, on each score."""
+    return drift_gate.with_findings(
+        scores,
+        evidence,
+        production,
+        data.ingested.version,
+        data.parts.train,
+        data.parts.test,
+        drift.overrides or None,
+    )
 
 
 def _retry_unless_overwritten(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:

@@ -43,6 +43,7 @@ class VersionScore:
     smoke_error: str | None = None
     code_from: str | None = None
     interpreter: str = ""
+    drift: tuple[str, ...] = ()  # the drift gate's findings (promotion.drift_gate)
     role: Role = "candidate"
     failures: tuple[str, ...] = ()
 
@@ -64,6 +65,7 @@ class Decision:
     previous: str | None
     reason: str
     scores: tuple[VersionScore, ...]
+    accepted_drift: tuple[str, ...] = ()  # released despite these findings: `accept_drift`
 
     @property
     def moves(self) -> bool:
@@ -96,16 +98,21 @@ class Decision:
 
 
 def decide(
-    candidates: Sequence[VersionScore], production: str | None, gates: PromotionGates
+    candidates: Sequence[VersionScore],
+    production: str | None,
+    gates: PromotionGates,
+    accept_drift: bool = False,
 ) -> Decision:
     """Promote the best candidate that passes every gate and beats production by enough.
 
     Ranking: lowest RMSE on the shared rows; a tie goes to production (no churn), then to the
-    newer version. A candidate failing an absolute gate or the smoke test is never promoted.
+    newer version. A candidate failing an absolute gate or the smoke test is never promoted;
+    one with a drift finding only when a person accepts the drift (`accept_drift`), which the
+    decision carries so that the release records it.
     """
     if production is not None and production not in {c.version for c in candidates}:
         raise ValueError(f"production version {production} must be scored with the candidates")
-    judged = _judged(candidates, production, gates)
+    judged = _judged(candidates, production, gates, accept_drift)
     passing = [v for v in judged if v.passed and v.version != production]
     if not passing:
         refused = "; ".join(
@@ -125,7 +132,7 @@ def decide(
         )
     best = min(passing, key=lambda c: (c.rmse, -int(c.version)))
     if production is None:
-        return Decision(
+        first = Decision(
             "promote",
             best.version,
             None,
@@ -134,8 +141,10 @@ def decide(
             f"of {len(passing)} candidate(s) passing every gate",
             judged,
         )
+        return _with_accepted_drift(first, judged)
     champion = next(v for v in judged if v.version == production)
-    return _against_production(best, champion, gates.min_improvement, judged)
+    decision = _against_production(best, champion, gates.min_improvement, judged)
+    return _with_accepted_drift(decision, judged)
 
 
 def _against_production(
@@ -211,8 +220,20 @@ def plan_rollback(
     return Decision("rollback", rollback_to, production, reason, judged)
 
 
+def _with_accepted_drift(decision: Decision, judged: tuple[VersionScore, ...]) -> Decision:
+    """A promotion past drift findings (accepted by a person) says so, in its reason too."""
+    target = next((v for v in judged if v.version == decision.target), None)
+    if decision.action != "promote" or target is None or not target.drift:
+        return decision
+    reason = f"{decision.reason}; drift accepted by the operator: {'; '.join(target.drift)}"
+    return replace(decision, reason=reason, accepted_drift=target.drift)
+
+
 def _judged(
-    candidates: Sequence[VersionScore], production: str | None, gates: PromotionGates
+    candidates: Sequence[VersionScore],
+    production: str | None,
+    gates: PromotionGates,
+    accept_drift: bool = False,
 ) -> tuple[VersionScore, ...]:
     """Each version with its role and the gates it missed, best first."""
     ordered = sorted(
@@ -223,7 +244,8 @@ def _judged(
         replace(
             c,
             role="production" if c.version == production else "candidate",
-            failures=_failures(c, gates),
+            failures=_failures(c, gates)
+            + (() if accept_drift or c.version == production else c.drift),
         )
         for c in ordered
     )

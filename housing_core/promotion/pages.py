@@ -29,6 +29,7 @@ def promoted_record(
     scores: dict[str, float],
     n_rows: int,
     flow_run_url: str,
+    accepted_drift: tuple[str, ...] = (),
 ) -> str:
     """The serving section of the version that now carries the alias."""
     verb = "promoted" if action == "promote" else "restored by a rollback"
@@ -39,6 +40,10 @@ def promoted_record(
         f"Scores on the {n_rows:,} rows shared by every version compared: {metric_lines(scores)}",
         f"Rollback goes to: {f'v{rollback_to}' if rollback_to else 'nothing (no earlier one)'}.",
     ]
+    if accepted_drift:
+        lines.insert(
+            2, "**Drift accepted by the operator** (`accept_drift`): " + "; ".join(accepted_drift)
+        )
     if flow_run_url:
         lines.append(link("Prefect flow run of the release", flow_run_url))
     return "\n\n".join(lines)

@@ -15,6 +15,7 @@ from housing_core.promotion.decision import Decision
 
 ROLLBACK_TO_TAG = "rollback_to"  # `rollback_to: v1`, a chip the registry shows whole
 OLD_ROLLBACK_TO_TAG = "housing.promotion.rollback_to"  # what versions promoted before carry
+DRIFT_ACCEPTED_TAG = "drift_accepted"
 NOWHERE = "none"  # the first version to serve: `rollback_to: none`
 
 
@@ -41,9 +42,12 @@ def move_tags(decision: Decision) -> dict[str, str]:
     """The tags written on the version that now carries the alias."""
     if decision.target is None:
         raise ValueError("a decision without a target moves nothing")
+    tags = {}
     if decision.action == "promote":
-        return {ROLLBACK_TO_TAG: f"v{decision.previous}" if decision.previous else NOWHERE}
-    return {}
+        tags[ROLLBACK_TO_TAG] = f"v{decision.previous}" if decision.previous else NOWHERE
+    if decision.accepted_drift:
+        tags[DRIFT_ACCEPTED_TAG] = "yes"  # `drift_accepted: yes`; what and why: the description
+    return tags
 
 
 def rollback_point(tags: Mapping[str, str]) -> str | None:

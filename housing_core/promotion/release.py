@@ -61,6 +61,7 @@ def release(tracking: Tracking, name: str, move: Release) -> None:
         scores=decision.scores_of(move.target),
         n_rows=move.n_rows,
         flow_run_url=move.flow_run_url,
+        accepted_drift=decision.accepted_drift,
     )
     registry.set_description(
         tracking, name, move.target, pages.with_serving_record(target.description, promoted)

@@ -10,22 +10,36 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from housing_core.data.contract import PRICE_CAP, TARGET, features_of
+from housing_core.drift import Profile, shipped_profile
 from housing_core.evaluation.metrics import not_scored, regression_metrics
 from housing_core.formatting import format_metric
 from housing_core.isolation.jobs import Answer, score_in_own_processes
 from housing_core.isolation.payloads import serving_payload
 from housing_core.promotion.decision import VersionScore
 from housing_core.settings import EnvironmentPolicy
+from housing_core.tracking import registry, runs
 from housing_core.tracking.connection import Tracking
 from housing_core.tracking.registry import download_version
+from housing_core.versioning import Lineage
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the drift gate needs of a version: its predictions on the shared rows, the
+    profile it ships (None for a version trained before profiles) and its data version."""
+
+    predictions: np.ndarray | None
+    profile: Profile | None
+    data_version: str
 
 
 def score_versions(
@@ -36,8 +50,9 @@ def score_versions(
     smoke_rows: int,
     environments: Path,
     policy: EnvironmentPolicy = "auto",
-) -> list[VersionScore]:
-    """Each version's metrics on `test` and its smoke-test verdict, in order."""
+) -> tuple[list[VersionScore], dict[str, Evidence]]:
+    """Each version's metrics on `test` and its smoke-test verdict, in order; and, by version,
+    what the drift gate judges."""
     unique = list(dict.fromkeys(versions))
     payload = serving_payload(test.head(smoke_rows))
     with tempfile.TemporaryDirectory(prefix="housing-versions-") as tmp:
@@ -45,6 +60,14 @@ def score_versions(
         answers = score_in_own_processes(
             folders, features_of(test), payload, environments, policy, price_cap=PRICE_CAP
         )
+        evidence = {
+            v: Evidence(
+                answers[v].predictions,
+                shipped_profile(folders[v]),
+                _data_version(tracking, name, v),
+            )
+            for v in unique
+        }
     actual = test[TARGET].to_numpy()
     scores = [_score(v, answers[v], actual) for v in unique]
     for score in scores:
@@ -57,7 +80,12 @@ def score_versions(
             score.code_from or "-",
             score.interpreter or "-",
         )
-    return scores
+    return scores, evidence
+
+
+def _data_version(tracking: Tracking, name: str, version: str) -> str:
+    run_id = registry.get_version(tracking, name, version).run_id
+    return Lineage.from_tags(runs.run_tags(tracking, run_id)).data_version if run_id else ""
 
 
 def _score(version: str, answer: Answer, actual: np.ndarray) -> VersionScore:
