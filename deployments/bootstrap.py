@@ -1,12 +1,18 @@
 """The one-shot set-up of a running stack: what the servers need once, before the first run.
 
-    python -m deployments.bootstrap results-block   # the S3 result-storage block (team)
+    python -m deployments.bootstrap results-block       # the S3 result-storage block (team)
+    python -m deployments.bootstrap alerts BLOCK_SLUG   # notify a block: release failed or held
 
 - MLflow users: `trainer` may write the project's experiment and registered model, `reader`
   may only read (the server's default permission). Done as the admin, over the REST API.
 - The result-storage block the workers share: bucket and folder only. The keys and the
   endpoint stay in each worker's environment (boto3's AWS_* variables), not in Prefect's DB.
-- The `housing` process work pool, and `prefect deploy --all`.
+- The `housing` process work pool, and `prefect deploy --all` (which also creates the release
+  chain's automation from prefect.yaml's trigger).
+- The release alerts, when an operator names a notification block (a Slack or e-mail block,
+  a custom webhook): two automations that notify it when a release fails or its gates hold a
+  candidate back. Automations cannot be upserted from prefect.yaml (prefect#18918), so they
+  are created here, replaced on each run.
 
 Each step is idempotent: running it against a bootstrapped stack changes nothing.
 Every Prefect step runs as a subprocess with the caller's environment (PREFECT_API_URL,
@@ -117,6 +123,74 @@ def _run(command: list[str], env: Mapping[str, str], cwd: Path = REPO) -> None:
         )
 
 
+def release_alerts(env: Mapping[str, str], block: str) -> None:
+    """Install the release alerts to `block` (a `type-slug/name`), through a subprocess."""
+    _run([sys.executable, "-m", "deployments.bootstrap", "alerts", block], env)
+
+
+ALERTS = {
+    "housing-release-failed": {
+        "description": "A release (housing-promotion) failed or crashed.",
+        "trigger": {
+            "type": "event",
+            "posture": "Reactive",
+            "expect": ["prefect.flow-run.Failed", "prefect.flow-run.Crashed"],
+            "match": {"prefect.resource.id": "prefect.flow-run.*"},
+            "match_related": {
+                "prefect.resource.role": "flow",
+                "prefect.resource.name": "housing-promotion",
+            },
+            "threshold": 1,
+            "within": 0,
+        },
+        "subject": "housing-flows: release {{ flow_run.name }} {{ flow_run.state.name }}",
+        "body": "The release {{ flow_run.name }} ended {{ flow_run.state.name }}: "
+        "{{ flow_run.state.message }}",
+    },
+    "housing-release-held": {
+        "description": "A release's gates held every candidate back (housing.release.held).",
+        "trigger": {
+            "type": "event",
+            "posture": "Reactive",
+            "expect": ["housing.release.held"],
+            "match": {"prefect.resource.id": "housing.model.*"},
+            "threshold": 1,
+            "within": 0,
+        },
+        "subject": "housing-flows: release held for {{ event.resource.name }}",
+        "body": "{{ event.payload.reason }}",
+    },
+}
+
+
+def _install_alerts(block: str) -> None:
+    from prefect import get_client
+    from prefect.events.actions import SendNotification
+    from prefect.events.schemas.automations import AutomationCore, EventTrigger
+
+    block_type, _, name = block.partition("/")
+    with get_client(sync_client=True) as client:
+        document = client.read_block_document_by_name(name, block_type)
+        for title, spec in ALERTS.items():
+            for existing in client.read_automations_by_name(title):
+                client.delete_automation(existing.id)
+            client.create_automation(
+                AutomationCore(
+                    name=title,
+                    description=str(spec["description"]),
+                    enabled=True,
+                    trigger=EventTrigger.model_validate(spec["trigger"]),
+                    actions=[
+                        SendNotification(
+                            block_document_id=document.id,
+                            subject=str(spec["subject"]),
+                            body=str(spec["body"]),
+                        )
+                    ],
+                )
+            )
+
+
 def _save_results_block() -> None:
     from prefect_aws import AwsCredentials, S3Bucket
 
@@ -129,6 +203,9 @@ def _save_results_block() -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] != ["results-block"]:
+    if sys.argv[1:] == ["results-block"]:
+        _save_results_block()
+    elif len(sys.argv) == 3 and sys.argv[1] == "alerts":
+        _install_alerts(sys.argv[2])
+    else:
         sys.exit(__doc__)
-    _save_results_block()

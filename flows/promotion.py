@@ -37,7 +37,7 @@ from tasks.promotion import (
     score_versions,
 )
 from tasks.reports import publish_report
-from tasks.runtime import flow_body, flow_run_url
+from tasks.runtime import announce, earlier_claim, flow_body, flow_run_url
 from tasks.tracking import check_tracking_server
 
 Mode = Literal["promote", "rollback"]
@@ -91,6 +91,7 @@ def promotion_flow(
     promotion_gates: dict[str, float] | None = None,
     max_candidates: int | None = None,
     accept_drift: bool = False,
+    triggered_by: str | None = None,
 ) -> PromotionSummary:
     """Move the `production` alias to the best registered version, or back (rollback).
 
@@ -107,6 +108,8 @@ def promotion_flow(
         max_candidates: how many of the newest versions to consider; from settings.
         accept_drift: release a candidate the drift gate holds back (a person's call: the
             release records it on the version).
+        triggered_by: the event's resource that started this release (the release chain:
+            the nightly training run); a second release for the same one decides nothing.
     """
     settings = load_settings(
         {"promotion": {"gates": promotion_gates, "max_candidates": max_candidates}}
@@ -141,7 +144,10 @@ def promotion_flow(
     moved_at = None
     with promotion_lock(rules):
         production = read_production(mlflow, rules.alias)
-        if mode == "rollback":
+        earlier = earlier_claim(f"after:{triggered_by}") if triggered_by else None
+        if earlier is not None:  # the same event twice: one release
+            decision = decisions.already_decided(production.version, triggered_by, earlier)
+        elif mode == "rollback":
             versions = [v for v in (production.version, production.rollback_to) if v]
             decision = decisions.plan_rollback(
                 score(versions), production.version, production.rollback_to
@@ -153,6 +159,15 @@ def promotion_flow(
             scores = score(versions, production.version)
             decision = decisions.decide(scores, production.version, rules.gates, accept_drift)
         get_run_logger().info("decision: %s", decision.reason)
+        if decision.held and not dry_run:  # for the release alerts (deployments/bootstrap.py)
+            announce(
+                "housing.release.held",
+                {
+                    "prefect.resource.id": f"housing.model.{mlflow.registered_model_name}",
+                    "prefect.resource.name": mlflow.registered_model_name,
+                },
+                {"reason": decision.reason, "production": production.version or ""},
+            )
 
         if decision.moves and not dry_run:
             moved_at = datetime.now(UTC).isoformat(timespec="milliseconds")

@@ -30,6 +30,8 @@ from tasks.reports import publish_report
 from tasks.runtime import describe_flow_run, flow_body, flow_run_url
 from tasks.tracking import check_tracking_server, log_and_register
 
+NEW_VERSION_TAG = "new-version"  # prefect.yaml's release chain matches it
+
 
 class QualityGateError(RuntimeError):
     """The model trained but missed a quality threshold; it was logged, not registered."""
@@ -114,6 +116,8 @@ def training_flow(
         flow_run_url=flow_run_url(),
     )
     logged = log_and_register(settings.mlflow, record, locks, settings.cache.lock_timeout_s)
+    if logged.registered_version and not logged.reused:
+        describe_flow_run(name, NEW_VERSION_TAG)  # what the release chain waits for
 
     result = evaluated.evaluation
     publish_report(

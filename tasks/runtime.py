@@ -10,7 +10,9 @@ from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
 
 from prefect import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
 from prefect.client.schemas.objects import State
+from prefect.events import emit_event
 from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
 from prefect.states import Failed
@@ -69,3 +71,36 @@ def flow_body(
         return run
 
     return decorate
+
+
+def earlier_claim(key: str) -> str | None:
+    """The name of another flow run that claimed `key` (a tag) and did not fail; else None,
+    and this run claims it. Run it where only one run at a time can (under a lock)."""
+    run_id = flow_run.get_id()
+    if not run_id:
+        return None
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[key]))
+        )
+        for other in runs:
+            state = other.state.type.value if other.state else ""
+            if str(other.id) != str(run_id) and state not in ("FAILED", "CRASHED", "CANCELLED"):
+                return other.name
+        current = client.read_flow_run(UUID(str(run_id)))
+        client.update_flow_run(UUID(str(run_id)), tags=sorted({*(current.tags or []), key}))
+    return None
+
+
+def announce(event: str, resource: dict[str, str], payload: dict[str, Any]) -> None:
+    """An event for automations to act on (the release alerts), related to this flow run."""
+    related = []
+    if flow_run.get_id():
+        related.append(
+            {
+                "prefect.resource.id": f"prefect.flow-run.{flow_run.get_id()}",
+                "prefect.resource.role": "flow-run",
+                "prefect.resource.name": flow_run.get_name() or "",
+            }
+        )
+    emit_event(event=event, resource=resource, related=related, payload=payload)

@@ -71,6 +71,12 @@ class Decision:
     def moves(self) -> bool:
         return self.action in ("promote", "rollback") and self.target != self.previous
 
+    @property
+    def held(self) -> bool:
+        """Nothing moves though candidates were put forward: every one missed a gate."""
+        candidates = [s for s in self.scores if s.role == "candidate"]
+        return not self.moves and bool(candidates) and all(not s.passed for s in candidates)
+
     def scores_of(self, version: str) -> dict[str, float]:
         return next(v.metrics for v in self.scores if v.version == version)
 
@@ -180,6 +186,12 @@ def _against_production(
         f"shared rows ({compared}; gate {format_share(min_improvement)})"
     )
     return Decision("promote", best.version, champion.version, reason, judged)
+
+
+def already_decided(production: str | None, trigger: str | None, earlier: str) -> Decision:
+    """A second release for the same trigger: it decides nothing, and says which one did."""
+    reason = f"a release for {trigger} already ran ({earlier}): nothing decided twice"
+    return Decision("none" if production is None else "keep", production, production, reason, ())
 
 
 def plan_rollback(
