@@ -212,7 +212,11 @@ def s3rver(root: Path, port: int, buckets: tuple[str, ...]) -> tuple[ServiceSpec
     for bucket in buckets:
         command += ["--configure-bucket", bucket]
     endpoint = f"http://{LOOPBACK}:{port}"
-    spec = ServiceSpec("s3", command, url=endpoint, health=f"tcp://{LOOPBACK}:{port}", cwd=root)
+    # s3rver signs listing continuation tokens with DES, which Node 17+ keeps in OpenSSL's
+    # legacy provider: without it every truncated listing (more keys than a page) answers 500
+    env = {"NODE_OPTIONS": "--openssl-legacy-provider"}
+    health = f"tcp://{LOOPBACK}:{port}"
+    spec = ServiceSpec("s3", command, url=endpoint, health=health, env=env, cwd=root)
     return spec, S3Store(endpoint, S3RVER_KEY, S3RVER_KEY)
 
 

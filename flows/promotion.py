@@ -211,6 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="decide and report, move nothing")
     parser.add_argument("--version", help="consider only this version against production")
     parser.add_argument("--min-improvement", type=float, help="e.g. 0.01 for 1 %% lower RMSE")
+    parser.add_argument(
+        "--accept-drift", action="store_true", help="release past the drift gate (recorded)"
+    )
     args = parser.parse_args(argv)
     gates = None if args.min_improvement is None else {"min_improvement": args.min_improvement}
     state = run_embedded(
@@ -219,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         dry_run=args.dry_run,
         version=args.version,
         promotion_gates=gates,
+        accept_drift=args.accept_drift,
     )
     if not state.is_completed():
         return 1

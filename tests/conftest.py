@@ -20,6 +20,9 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
+from deployments import services
+from deployments.services import S3Store
+from housing_core.storage import S3Connection
 from tests import servers
 
 REPO = Path(__file__).resolve().parents[1]
@@ -48,6 +51,25 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers
     server = servers.start_prefect(tmp_path_factory.mktemp("prefect-home"))
     yield server
     server.stop()
+
+
+BUCKET = "housing"  # the tests' object-store bucket
+
+
+@pytest.fixture(scope="session")
+def s3_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Store]:
+    """The stack's own object store (s3rver) on loopback, once for the session."""
+    root = tmp_path_factory.mktemp("s3rver")
+    spec, store = services.s3rver(root / "objects", servers.free_port(), (BUCKET,))
+    server = servers.start_spec(spec, root / "s3rver.log", timeout=60)
+    yield store
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3(s3_store: S3Store) -> S3Connection:
+    """A connection built from exactly the variables a worker gets (`client_env`)."""
+    return S3Connection.from_environment(s3_store.client_env())
 
 
 @dataclass

@@ -5,7 +5,8 @@ none is allowed, a value outside what a block group can take, a category never s
 a numeric column. Each such row is named by the rules it breaks, counted per rule, and then
 scored with a flag, left unscored, or refused with the whole batch: the caller's setting. The
 target is optional and any other column passes through untouched. Columns the model needs
-that are missing entirely refuse the batch (DataValidationError naming them).
+that are missing, and numeric columns without a single number in them (the wrong type, not
+a few bad rows), refuse the batch: DataValidationError naming each.
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ def check_rows(frame: pd.DataFrame, source: str = "") -> RowCheck:
             ],
             source,
         )
+    wrong = [_wrong_type(frame[c.name], c.name) for c in FEATURE_RULES]
+    if any(wrong):
+        raise DataValidationError([w for w in wrong if w], source)
     broken: list[tuple[str, np.ndarray]] = []
     features: dict[str, object] = {}
     for column in FEATURE_RULES:
@@ -76,6 +80,17 @@ def check_rows(frame: pd.DataFrame, source: str = "") -> RowCheck:
         _violations(frame.index, broken),
         {rule: int(mask.sum()) for rule, mask in broken if mask.any()},
     )
+
+
+def _wrong_type(values: pd.Series, name: str) -> str:
+    """A numeric column none of whose values is a number: its type is wrong, not its rows."""
+    present = values.dropna()
+    if present.empty or pd.api.types.is_numeric_dtype(values):
+        return ""
+    if pd.to_numeric(present, errors="coerce").notna().any():
+        return ""
+    examples = ", ".join(repr(v) for v in present.drop_duplicates().head(3).tolist())
+    return f"column '{name}': expected numbers, got {values.dtype} (e.g. {examples})"
 
 
 def describe_counts(counts: dict[str, int], rows: int) -> list[str]:

@@ -97,3 +97,10 @@ def test_missing_columns_refuse_the_batch_naming_each_one() -> None:
 def test_the_real_data_meets_the_contract_row_by_row(data_source: str) -> None:
     check = check_rows(pd.read_csv(data_source))
     assert check.counts == {} and not check.broken.any()
+
+
+def test_a_numeric_column_of_text_is_the_wrong_type_not_bad_rows() -> None:
+    frame = pd.DataFrame([{**GOOD, "median_income": "high"}, {**GOOD, "median_income": "low"}])
+
+    with pytest.raises(DataValidationError, match=r"column 'median_income': expected numbers"):
+        check_rows(frame)

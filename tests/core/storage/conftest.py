@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import os
 import threading
 import uuid
 from collections.abc import Iterator
@@ -23,30 +22,8 @@ import httpx
 import pandas as pd
 import pytest
 
-from deployments import services
-from deployments.services import S3Store
 from housing_core.storage import S3Connection
-from tests.servers import free_port, start_spec
-
-BUCKET = "housing"
-
-
-@pytest.fixture(scope="session")
-def s3_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Store]:
-    root = tmp_path_factory.mktemp("s3rver")
-    spec, store = services.s3rver(root / "objects", free_port(), (BUCKET,))
-    # s3rver signs listing continuation tokens with DES, which Node 17+ keeps in OpenSSL's
-    # legacy provider: without it every truncated listing (more keys than a page) answers 500
-    base = {**os.environ, "NODE_OPTIONS": "--openssl-legacy-provider"}
-    server = start_spec(spec, root / "s3rver.log", base=base, timeout=60)
-    yield store
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def s3(s3_store: S3Store) -> S3Connection:
-    """A connection built from exactly the variables a worker gets (`client_env`)."""
-    return S3Connection.from_environment(s3_store.client_env())
+from tests.conftest import BUCKET
 
 
 @pytest.fixture
