@@ -12,6 +12,7 @@ from typing import Any
 from prefect import flow
 from prefect.client.schemas.objects import State
 from prefect.runtime import flow_run
+from prefect.states import Completed
 from pydantic import BaseModel
 
 from flows.embedded import run_embedded
@@ -30,7 +31,7 @@ from tasks.reports import publish_report
 from tasks.runtime import describe_flow_run, flow_body, flow_run_url
 from tasks.tracking import check_tracking_server, log_and_register
 
-NEW_VERSION_TAG = "new-version"  # prefect.yaml's release chain matches it
+NEW_VERSION = "new version: v"  # the Completed state's message: the release chain matches it
 
 
 class QualityGateError(RuntimeError):
@@ -62,7 +63,7 @@ def training_flow(
     registration_gates: dict[str, float] | None = None,
     run_name: str | None = None,
     data_source: str | None = None,
-) -> TrainingSummary:
+) -> TrainingSummary | State[Any]:
     """Train the house-price model and register it if it passes its registration gates.
 
     Every parameter is a partial override, merged over HOUSING_* env and the config file and
@@ -116,8 +117,6 @@ def training_flow(
         flow_run_url=flow_run_url(),
     )
     logged = log_and_register(settings.mlflow, record, locks, settings.cache.lock_timeout_s)
-    if logged.registered_version and not logged.reused:
-        describe_flow_run(name, NEW_VERSION_TAG)  # what the release chain waits for
 
     result = evaluated.evaluation
     publish_report(
@@ -127,7 +126,7 @@ def training_flow(
     )
     if not result.passed:
         raise QualityGateError("model not registered: " + "; ".join(result.failures()))
-    return TrainingSummary(
+    summary = TrainingSummary(
         flow_run_id=this_run,
         run_id=logged.run_id,
         experiment_id=logged.experiment_id,
@@ -138,6 +137,9 @@ def training_flow(
         tracking_uri=logged.tracking_uri,
         data_version=data.ingested.version,
     )
+    if logged.registered_version and not logged.reused:  # what the release chain waits for
+        return Completed(message=f"{NEW_VERSION}{logged.registered_version}", data=summary)
+    return summary
 
 
 def overrides(
