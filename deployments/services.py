@@ -220,6 +220,56 @@ def s3rver(root: Path, port: int, buckets: tuple[str, ...]) -> tuple[ServiceSpec
     return spec, S3Store(endpoint, S3RVER_KEY, S3RVER_KEY)
 
 
+# --- Dask: a scheduler and its workers, for sweeps and large scoring --------------------------
+
+
+def dask_scheduler(root: Path, port: int) -> ServiceSpec:
+    """`dask scheduler` on loopback. Dask binds its dashboards to every interface unless told,
+    even with --no-dashboard, and moves a dashboard whose port is taken: pinned here."""
+    command = [
+        str(BIN / "dask"),
+        "scheduler",
+        "--host",
+        LOOPBACK,
+        "--port",
+        str(port),
+        "--dashboard-address",
+        f"{LOOPBACK}:0",
+    ]
+    url = f"tcp://{LOOPBACK}:{port}"
+    return ServiceSpec(
+        "dask-scheduler", command, url=url, health=f"tcp://{LOOPBACK}:{port}", cwd=root
+    )
+
+
+def dask_worker(
+    name: str, scheduler: str, root: Path, nthreads: int = 1, memory_limit: str = "4GB"
+) -> ServiceSpec:
+    """A `dask worker` (with its nanny) on loopback, running tasks from this checkout: the
+    project must be importable on every worker, as Prefect's Dask runner needs it."""
+    command = [
+        str(BIN / "dask"),
+        "worker",
+        scheduler,
+        "--name",
+        name,
+        "--host",
+        LOOPBACK,
+        "--dashboard-address",
+        f"{LOOPBACK}:0",
+        "--nthreads",
+        str(nthreads),
+        "--nworkers",
+        "1",
+        "--memory-limit",
+        memory_limit,
+        "--local-directory",
+        str(root / name),
+    ]
+    env = {"PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    return ServiceSpec(name, command, url=scheduler, health="", env=env, cwd=REPO)
+
+
 # --- MLflow and Prefect ------------------------------------------------------------------------
 
 

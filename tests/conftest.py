@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -239,3 +240,38 @@ def call_flow(
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+@dataclass
+class DaskCluster:
+    """A real scheduler and two workers on loopback: their address and their processes."""
+
+    address: str
+    scheduler: servers.Server
+    workers: dict[str, servers.Server]
+
+    def worker_names(self) -> list[str]:
+        from distributed import Client
+
+        with Client(self.address, timeout=30) as client:
+            return sorted(w["name"] for w in client.scheduler_info()["workers"].values())
+
+
+@pytest.fixture(scope="session")
+def dask_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaskCluster]:
+    root = tmp_path_factory.mktemp("dask")
+    scheduler_spec = services.dask_scheduler(root, servers.free_port())
+    scheduler = servers.start_spec(scheduler_spec, root / "scheduler.log", timeout=60)
+    workers = {}
+    try:
+        for name in ("dask-a", "dask-b"):
+            spec = services.dask_worker(name, scheduler_spec.url, root)
+            workers[name] = servers.start_spec(spec, root / f"{name}.log")
+        cluster = DaskCluster(scheduler_spec.url, scheduler, workers)
+        deadline = time.monotonic() + 60
+        while cluster.worker_names() != ["dask-a", "dask-b"] and time.monotonic() < deadline:
+            time.sleep(0.5)
+        yield cluster
+    finally:
+        for server in [*workers.values(), scheduler]:
+            server.stop()

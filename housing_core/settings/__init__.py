@@ -16,6 +16,7 @@ Two sets of gates, one name each:
 from housing_core.settings.loading import SettingsError, load_settings
 from housing_core.settings.sections import (
     CacheSettings,
+    DaskSettings,
     DataSettings,
     DriftSettings,
     EnvironmentPolicy,
@@ -30,11 +31,13 @@ from housing_core.settings.sections import (
     ScoringSettings,
     ServingSettings,
     SplitSettings,
+    SweepSettings,
 )
 from housing_core.settings.tree import Settings
 
 __all__ = [
     "CacheSettings",
+    "DaskSettings",
     "DataSettings",
     "DriftSettings",
     "EnvironmentPolicy",
@@ -51,5 +54,6 @@ __all__ = [
     "Settings",
     "SettingsError",
     "SplitSettings",
+    "SweepSettings",
     "load_settings",
 ]

@@ -18,6 +18,7 @@ from pydantic_settings import (
 
 from housing_core.settings.sections import (
     CacheSettings,
+    DaskSettings,
     DataSettings,
     DriftSettings,
     HistGradientBoostingConfig,
@@ -28,6 +29,7 @@ from housing_core.settings.sections import (
     ScoringSettings,
     ServingSettings,
     SplitSettings,
+    SweepSettings,
     family_of,
 )
 
@@ -56,6 +58,8 @@ class Settings(BaseSettings):
     cache: CacheSettings = CacheSettings()
     scoring: ScoringSettings = ScoringSettings()
     drift: DriftSettings = DriftSettings()
+    dask: DaskSettings = DaskSettings()
+    sweep: SweepSettings = SweepSettings()
     state_dir: Path = Field(
         Path(LOCAL_STATE_DIR), description="embedded MLflow store, served models, environments"
     )
