@@ -79,7 +79,8 @@ def test_a_worse_candidate_is_refused_and_production_does_not_move(promo_env: Fl
     assert (refused["action"], refused["moved"], refused["after"]) == ("keep", False, "2")
     assert "r2 gate: 0.65" in refused["reason"] and "under by" in refused["reason"]
     assert alias_of(promo_env) == "2"
-    assert "## Serving" not in page_of(promo_env, "1")[1]
+    alias = promo_env.env["HOUSING_PROMOTION__ALIAS"]
+    assert f"`{alias}`" not in page_of(promo_env, "1")[1]  # v1's page records no move to it
 
     # and promoting again with nothing better is a no-op that says so
     again = run_promotion(promo_env).summary

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
@@ -156,6 +157,12 @@ def test_the_deployed_mode_walkthrough_runs_as_written(newcomer_checkout: Path) 
     assert "production moved (first time) to v1 (promote)" in out
     assert "production moved from v1 to v2 (promote)" in out
     assert "production moved from v2 to v1 (rollback)" in out
+    assert re.search(r"housing-scoring-report: 18,\d{3} of 18,\d{3} rows priced by \S+ v1", out)
+    priced = pd.read_parquet(newcomer_checkout / ".housing" / "priced.parquet")
+    assert (
+        priced["model_version"].eq("1").all() and priced["predicted_median_house_value"].gt(0).all()
+    )
+    assert re.search(r"housing-drift: 18,\d{3} rows against \S+ v1's training rows", out)
     (price,) = re.findall(r'\{"predictions": \[([\d.]+)\]\}', out)
     assert 100_000 < float(price) < 500_001
     assert out.splitlines()[-1].startswith("stopped: ")
