@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime
-from pathlib import PurePosixPath
 from typing import Any
 
 from prefect import flow
@@ -33,7 +31,13 @@ from housing_core.storage import StorageError
 from housing_core.tracking.connection import TrackingUnavailableError
 from housing_core.tracking.registry import AliasNotSetError
 from tasks.reports import publish_table
-from tasks.runtime import flow_body
+from tasks.runtime import (
+    flow_body,
+    kept_or_named_after_source,
+    named_after_source,
+    this_run_id,
+    version_number,
+)
 from tasks.scoring import record_drift_check, resolve_version, score_batch, survey_source
 from tasks.tracking import check_tracking_server
 
@@ -55,15 +59,13 @@ class DriftSummary(BaseModel):
     mlflow_run_id: str
 
 
-def name_run(params: dict[str, Any], at: datetime | None = None) -> str:
-    """`drift-week-48.parquet-20261201-031500`."""
-    stem = PurePosixPath(str(params.get("source", "input")).rstrip("/")).name or "input"
-    return f"drift-{stem}-{(at or datetime.now(UTC)):%Y%m%d-%H%M%S}"
+def name_run(params: dict[str, Any]) -> str:
+    """`drift-housing.csv-20261201-031500`: what `housing-run` names a run at submission."""
+    return named_after_source("drift", params)
 
 
 def describe_run() -> str:
-    given = flow_run.get_name() or ""
-    return given if given.startswith("drift-") else name_run(flow_run.get_parameters() or {})
+    return kept_or_named_after_source("drift")
 
 
 @flow(name="housing-drift", flow_run_name=describe_run, validate_parameters=True)
@@ -92,10 +94,8 @@ def drift_flow(
         drift: partial drift settings, e.g. {"overrides": {"psi": [0.15, 0.3]}}.
     """
     settings = load_settings({"drift": drift})
-    number = None if version is None else str(version)
-    if number is not None and not number.isdigit():
-        raise SettingsError([f"version = {version!r} (flow parameters): must be a number, e.g. 7"])
-    run_id = str(flow_run.get_id() or f"local-{datetime.now(UTC):%Y%m%d%H%M%S%f}")
+    number = version_number(version)
+    run_id = this_run_id()
 
     check_tracking_server(settings.mlflow)
     surveyed = survey_source(source, settings.data.download_timeout_s)

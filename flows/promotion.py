@@ -37,7 +37,7 @@ from tasks.promotion import (
     score_versions,
 )
 from tasks.reports import publish_report
-from tasks.runtime import announce, earlier_claim, flow_body, flow_run_url
+from tasks.runtime import announce, earlier_claim, flow_body, flow_run_url, version_number
 from tasks.tracking import check_tracking_server
 
 Mode = Literal["promote", "rollback"]
@@ -114,9 +114,7 @@ def promotion_flow(
     settings = load_settings(
         {"promotion": {"gates": promotion_gates, "max_candidates": max_candidates}}
     )
-    only = None if version is None else str(version)
-    if only is not None and not only.isdigit():
-        raise SettingsError([f"version = {version!r} (flow parameters): must be a number, e.g. 7"])
+    only = version_number(version)
     rules, mlflow = settings.promotion, settings.mlflow
     get_run_logger().info(
         "%s of %s's '%s'%s",

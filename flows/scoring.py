@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime
-from pathlib import PurePosixPath
 from typing import Any
 
 from prefect import flow
@@ -33,7 +31,13 @@ from housing_core.storage import StorageError
 from housing_core.tracking.connection import TrackingUnavailableError
 from housing_core.tracking.registry import AliasNotSetError
 from tasks.reports import publish_report
-from tasks.runtime import flow_body
+from tasks.runtime import (
+    flow_body,
+    kept_or_named_after_source,
+    named_after_source,
+    this_run_id,
+    version_number,
+)
 from tasks.scoring import (
     check_destination,
     record_scoring,
@@ -62,15 +66,13 @@ class ScoringSummary(BaseModel):
     mlflow_run_id: str
 
 
-def name_run(params: dict[str, Any], at: datetime | None = None) -> str:
-    """`score-housing.csv-20261201-031500`: what is scored, and when."""
-    stem = PurePosixPath(str(params.get("source", "input")).rstrip("/")).name or "input"
-    return f"score-{stem}-{(at or datetime.now(UTC)):%Y%m%d-%H%M%S}"
+def name_run(params: dict[str, Any]) -> str:
+    """`score-housing.csv-20261201-031500`: what `housing-run` names a run at submission."""
+    return named_after_source("score", params)
 
 
 def describe_run() -> str:
-    given = flow_run.get_name() or ""
-    return given if given.startswith("score-") else name_run(flow_run.get_parameters() or {})
+    return kept_or_named_after_source("score")
 
 
 @flow(name="housing-scoring", flow_run_name=describe_run, validate_parameters=True)
@@ -104,10 +106,8 @@ def scoring_flow(
         drift: partial drift settings, e.g. {"overrides": {"psi": [0.2, 0.3]}}.
     """
     settings = load_settings({"scoring": scoring, "drift": drift})
-    number = None if version is None else str(version)
-    if number is not None and not number.isdigit():
-        raise SettingsError([f"version = {version!r} (flow parameters): must be a number, e.g. 7"])
-    run_id = str(flow_run.get_id() or f"local-{datetime.now(UTC):%Y%m%d%H%M%S%f}")
+    number = version_number(version)
+    run_id = this_run_id()
 
     check_destination(destination, run_id)  # before any costly step
     check_tracking_server(settings.mlflow)

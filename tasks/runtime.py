@@ -6,6 +6,8 @@ import functools
 import inspect
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import PurePosixPath
 from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
 
@@ -16,6 +18,8 @@ from prefect.events import emit_event
 from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
 from prefect.states import Failed
+
+from housing_core.settings import SettingsError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -104,3 +108,31 @@ def announce(event: str, resource: dict[str, str], payload: dict[str, Any]) -> N
             }
         )
     emit_event(event=event, resource=resource, related=related, payload=payload)
+
+
+def named_after_source(prefix: str, params: dict[str, Any], at: datetime | None = None) -> str:
+    """`score-housing.csv-20261201-031500`: what a run reads, and when (UTC)."""
+    stem = PurePosixPath(str(params.get("source", "input")).rstrip("/")).name or "input"
+    return f"{prefix}-{stem}-{(at or datetime.now(UTC)):%Y%m%d-%H%M%S}"
+
+
+def kept_or_named_after_source(prefix: str) -> str:
+    """A name `housing-run` gave at submission, kept; else one after the source, now."""
+    given = flow_run.get_name() or ""
+    params = flow_run.get_parameters() or {}
+    return given if given.startswith(f"{prefix}-") else named_after_source(prefix, params)
+
+
+def this_run_id() -> str:
+    """This flow run's id; a local stand-in when there is none (a direct call)."""
+    return str(flow_run.get_id() or f"local-{datetime.now(UTC):%Y%m%d%H%M%S%f}")
+
+
+def version_number(version: int | str | None) -> str | None:
+    """A `version` parameter as the registry's number, refused by name when it is not one."""
+    if version is None:
+        return None
+    number = str(version)
+    if not number.isdigit():
+        raise SettingsError([f"version = {version!r} (flow parameters): must be a number, e.g. 7"])
+    return number

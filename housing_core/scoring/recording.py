@@ -43,8 +43,6 @@ def record_scoring(
     artifact_location: str | None = None,
 ) -> str:
     """The run of one finished scoring; its id."""
-    experiment_id = runs.ensure_experiment(tracking, settings.experiment_name, artifact_location)
-    runs.set_experiment_tags(tracking, experiment_id, EXPERIMENT_TAGS)
     content = RunContent(
         name=run_name,
         tags={
@@ -63,15 +61,7 @@ def record_scoring(
             "fail_on_drift": str(settings.fail_on_drift),
         },
         metrics=_metrics(result),
-        datasets=(
-            DatasetRecord(
-                frame=result.head,
-                name="housing-batch",
-                context="scoring",
-                source=as_uri(result.source),
-                digest=input_hash[:32],
-            ),
-        ),
+        datasets=(_input(result, input_hash, "scoring"),),
         figures=_figures(result),
         texts={
             "scoring/report.md": scoring_report(result, target.label, "this run"),
@@ -83,9 +73,7 @@ def record_scoring(
             ),
         },
     )
-    run_id = runs.create_run(tracking, experiment_id, content)
-    runs.finish_run(tracking, run_id)
-    return run_id
+    return _record(tracking, settings.experiment_name, EXPERIMENT_TAGS, content, artifact_location)
 
 
 def _metrics(result: BatchResult) -> dict[str, float]:
@@ -129,8 +117,6 @@ def record_drift_check(
     if result.drift is None:
         raise ValueError("a drift check needs the version's profile")
     report = result.drift
-    experiment_id = runs.ensure_experiment(tracking, experiment_name, artifact_location)
-    runs.set_experiment_tags(tracking, experiment_id, DRIFT_EXPERIMENT_TAGS)
     metrics = {f"{f.name}.{f.main_score}": f.scores[f.main_score] for f in report.features}
     content = RunContent(
         name=run_name,
@@ -147,18 +133,34 @@ def record_drift_check(
             "drifted_features": float(len(report.drifted)),
             **metrics,
         },
-        datasets=(
-            DatasetRecord(
-                frame=result.head,
-                name="housing-batch",
-                context="drift",
-                source=as_uri(result.source),
-                digest=input_hash[:32],
-            ),
-        ),
+        datasets=(_input(result, input_hash, "drift"),),
         figures={"plots/drift.png": drift_figure(report)},
         texts={"drift/report.json": json.dumps(report.to_dict(thresholds=True), indent=2)},
     )
+    return _record(tracking, experiment_name, DRIFT_EXPERIMENT_TAGS, content, artifact_location)
+
+
+def _input(result: BatchResult, input_hash: str, context: str) -> DatasetRecord:
+    """The input as a data set of the run: its first rows for the schema, its hash."""
+    return DatasetRecord(
+        frame=result.head,
+        name="housing-batch",
+        context=context,
+        source=as_uri(result.source),
+        digest=input_hash[:32],
+    )
+
+
+def _record(
+    tracking: Tracking,
+    experiment: str,
+    tags: dict[str, str],
+    content: RunContent,
+    artifact_location: str | None,
+) -> str:
+    """The experiment set up, the run created with its content and finished: its id."""
+    experiment_id = runs.ensure_experiment(tracking, experiment, artifact_location)
+    runs.set_experiment_tags(tracking, experiment_id, tags)
     run_id = runs.create_run(tracking, experiment_id, content)
     runs.finish_run(tracking, run_id)
     return run_id
