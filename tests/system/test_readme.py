@@ -54,6 +54,10 @@ def newcomer_checkout(tmp_path: Path) -> Iterator[Path]:
     """A copy of the checkout with the environment `make setup` built, beside `shared/`."""
     checkout = copy_checkout(tmp_path / "housing-flows")
     (checkout / ".venv").symlink_to(REPO / ".venv")
+    # `make setup` has built that environment from these files: no newer than its stamp
+    stamp = (REPO / ".venv" / ".installed").stat().st_mtime
+    for name in ("pyproject.toml", "requirements.lock"):
+        os.utime(checkout / name, (stamp - 1, stamp - 1))
     (tmp_path / "shared").symlink_to(REPO.parent / "shared")
     yield checkout
     # whatever happened, nothing of the stack is left running
