@@ -13,12 +13,16 @@ Two sets of gates, one name each:
   current data, and how much it must beat production by, to receive the serving alias.
 """
 
+from housing_core.settings.jobs import (
+    DaskSettings,
+    DriftSettings,
+    ScoringSettings,
+    SweepSettings,
+)
 from housing_core.settings.loading import SettingsError, load_settings
 from housing_core.settings.sections import (
     CacheSettings,
-    DaskSettings,
     DataSettings,
-    DriftSettings,
     EnvironmentPolicy,
     FeatureSettings,
     HistGradientBoostingConfig,
@@ -28,10 +32,8 @@ from housing_core.settings.sections import (
     PromotionSettings,
     QualityGates,
     RandomForestConfig,
-    ScoringSettings,
     ServingSettings,
     SplitSettings,
-    SweepSettings,
 )
 from housing_core.settings.tree import Settings
 

@@ -16,20 +16,22 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from housing_core.settings.jobs import (
+    DaskSettings,
+    DriftSettings,
+    ScoringSettings,
+    SweepSettings,
+)
 from housing_core.settings.sections import (
     CacheSettings,
-    DaskSettings,
     DataSettings,
-    DriftSettings,
     HistGradientBoostingConfig,
     MlflowSettings,
     ModelConfig,
     PromotionSettings,
     QualityGates,
-    ScoringSettings,
     ServingSettings,
     SplitSettings,
-    SweepSettings,
     family_of,
 )
 
