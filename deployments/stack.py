@@ -23,6 +23,7 @@ exports a client needs. None of it is in git.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import secrets
@@ -32,6 +33,7 @@ import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -57,7 +59,16 @@ class Layout:
 
     @property
     def socket(self) -> Path:
-        return self.state / "supervisor.sock"
+        """supervisord's control socket: in the state folder, unless that path is too long for
+        a unix socket (108 bytes; a deep checkout), then a private folder of the temp dir,
+        named after the state folder so each stack keeps its own."""
+        here = self.state / "supervisor.sock"
+        if len(str(here)) < 100:
+            return here
+        digest = hashlib.sha256(str(self.state).encode()).hexdigest()[:16]
+        folder = Path(tempfile.gettempdir()) / f"housing-stack-{digest}"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        return folder / "supervisor.sock"
 
     @property
     def pidfile(self) -> Path:
