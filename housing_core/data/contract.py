@@ -7,6 +7,7 @@ categories and highest price from the training rows that satisfied this contract
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -49,3 +50,17 @@ def features_of(frame: pd.DataFrame) -> pd.DataFrame:
     """The model's input columns of `frame`, in the contract's order (the target and any
     other column left out): what every step that scores rows hands the model."""
     return frame.loc[:, list(FEATURE_COLUMNS)]
+
+
+def contract_spec() -> dict[str, Any]:
+    """The per-row rules as plain values: what data.portable.rules applies, in this process
+    or, as a JSON file, inside a version's own (housing-serve's workers)."""
+    return {
+        "features": list(FEATURE_COLUMNS),
+        "numeric": [
+            {"name": c.name, "low": c.low, "high": c.high, "nullable": c.nullable}
+            for c in NUMERIC_COLUMNS
+            if c.name != TARGET
+        ],
+        "categorical": [{"name": CATEGORICAL, "values": list(OCEAN_PROXIMITY_VALUES)}],
+    }

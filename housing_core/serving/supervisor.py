@@ -33,7 +33,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from housing_core.data.contract import PRICE_CAP
+from housing_core.data.contract import PRICE_CAP, contract_spec
+from housing_core.data.portable import rules
 from housing_core.isolation.environments import interpreter_for, runtime_requirements
 from housing_core.serving.workers import Generation, Launch, SwapError, start_worker
 from housing_core.settings import MlflowSettings, ServingSettings
@@ -205,9 +206,19 @@ class Supervisor:
             state_file=self.run_dir / "state.json",
             metrics_dir=self.run_dir / "metrics",
             price_cap=PRICE_CAP,
+            contract_rules=Path(rules.__file__),
+            contract_spec=self._contract_spec(),
+            invalid_rows=serving.invalid_rows,
             max_body_bytes=serving.max_body_bytes,
             drain_timeout_s=serving.drain_timeout_s,
         )
+
+    def _contract_spec(self) -> Path:
+        """The contract's rules as a JSON file the workers read (written once)."""
+        path = self.run_dir / "contract.json"
+        if not path.is_file():
+            path.write_text(json.dumps(contract_spec()))
+        return path
 
     def _replace_dead_workers(self, listener: socket.socket) -> None:
         """A worker that died (a crash, the OOM killer) is replaced by one of the same version."""

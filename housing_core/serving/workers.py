@@ -56,6 +56,9 @@ class Launch:
     state_file: Path
     metrics_dir: Path
     price_cap: float
+    contract_rules: Path
+    contract_spec: Path
+    invalid_rows: str
     max_body_bytes: int
     drain_timeout_s: float
 
@@ -130,6 +133,8 @@ def start_worker(launch: Launch, listener: socket.socket) -> Worker:
         *("--control-fd", str(control_read), "--ready-fd", str(ready_write)),
         *("--app-dir", str(APP_DIR), "--model-dir", str(launch.model_dir)),
         *("--name", launch.name, "--price-cap", repr(launch.price_cap)),
+        *("--contract-rules", str(launch.contract_rules)),
+        *("--contract-spec", str(launch.contract_spec), "--invalid-rows", launch.invalid_rows),
         *("--version", launch.version, "--state-file", str(launch.state_file)),
         *("--max-body-bytes", str(launch.max_body_bytes)),
         *("--drain-timeout", str(launch.drain_timeout_s)),

@@ -274,3 +274,8 @@ class ServingSettings(_Frozen):
     drain_timeout_s: float = Field(
         30.0, gt=0, description="how long the replaced version may take to finish its requests"
     )
+    invalid_rows: Literal["refuse", "flag"] = Field(
+        "refuse",
+        description="a row that breaks the data contract: refuse (400 naming the field and the "
+        "rule) or flag (priced, and named in the answer's contract_violations)",
+    )

@@ -193,18 +193,25 @@ def bad_request(label: str, rows: pd.DataFrame) -> dict[str, object]:
         "empty body": {"content": b""},
         "no input field": {"json": {}},
         "no rows": {"json": {"dataframe_records": []}},
+        "a negative count": {"json": _one_row(rows, population=-3)},
+        "outside California": {"json": _one_row(rows, longitude=-80.0)},
+        "an unseen category": {"json": _one_row(rows, ocean_proximity="MARS")},
     }[label]
 
 
 @pytest.mark.parametrize(
     ("label", "message"),
     [
-        ("missing column", "Model is missing inputs ['median_income']"),
-        ("wrong type", "Failed to convert column median_income"),
+        ("missing column", "missing column 'median_income'"),
+        ("wrong type", "column 'median_income': expected numbers"),
         ("garbage JSON", "valid JSON"),
         ("empty body", "valid JSON"),
         ("no input field", "exactly one of the input fields"),
-        ("no rows", "Model is missing inputs"),
+        ("no rows", "missing column"),
+        # the data contract, as at training: the field and the rule
+        ("a negative count", "population: outside [1, 100000]: 1 of 1 rows"),
+        ("outside California", "longitude: outside [-125, -114]: 1 of 1 rows"),
+        ("an unseen category", "ocean_proximity: unseen category: 1 of 1 rows"),
     ],
 )
 def test_a_bad_request_gets_a_400_with_a_useful_message_and_serving_goes_on(

@@ -5,6 +5,10 @@
   app, whose middleware and thread hop cost more than the model when one row is scored. Bodies
   over `max_body_bytes` get 413; a request without a Content-Type gets 415 and what to send
   (MLflow 3.17 answers it with a 500).
+- The data contract, when the app has one (housing-serve's workers do): rows that break it
+  (a negative count, a coordinate outside California, an unseen category) are refused with a
+  400 naming the field and the rule, or priced and named in the answer's
+  `contract_violations` (HOUSING_SERVING__INVALID_ROWS); MLflow's request formats stay.
 - `GET /ping`, `/health`, `/version`: as MLflow's server answers them.
 - `GET /model`: what the server serves (the supervisor's state file) and which worker answered.
 - `GET /metrics`: Prometheus text over every process of the server (multiprocess mode).
@@ -21,8 +25,10 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import importlib.util
 import json
 import os
+import sys
 import time
 import traceback
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -46,29 +52,88 @@ PARALLEL_ROWS = 256
 # reliably gets its 413 (closing on unread data would reset the connection under it).
 DISCARD_FACTOR = 4
 JSON = b"application/json"
-_rows = contextvars.ContextVar[list[int]]("rows")
+
+
+class Call:
+    """What one request's scoring found: the rows it scored, the rules they broke."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.violations: list[str] | None = None
+
+
+_call = contextvars.ContextVar[Call]("call")
+
+
+class Contract:
+    """The data contract at serving: its rules (data/portable/rules.py, loaded by path), their
+    spec, and what a row that breaks them gets: `refuse` (a 400 naming the field and the rule)
+    or `flag` (priced, and named in the answer's `contract_violations`)."""
+
+    def __init__(self, rules: Any, spec: dict[str, Any], invalid_rows: str) -> None:
+        if invalid_rows not in ("refuse", "flag"):
+            raise ValueError(f"invalid_rows must be refuse or flag, not {invalid_rows!r}")
+        self.rules, self.spec, self.invalid_rows = rules, spec, invalid_rows
+
+    @classmethod
+    def load(cls, rules_file: Path, spec_file: Path, invalid_rows: str) -> Contract:
+        loaded = importlib.util.spec_from_file_location("housing_contract_rules", rules_file)
+        if loaded is None or loaded.loader is None:
+            raise ImportError(f"cannot load the contract's rules from {rules_file}")
+        module = importlib.util.module_from_spec(loaded)
+        sys.modules[loaded.name] = module  # its dataclasses look their module up by name
+        loaded.loader.exec_module(module)
+        return cls(module, json.loads(spec_file.read_text()), invalid_rows)
+
+    def apply(self, data: Any) -> Any:
+        """The rows as the model takes them; raises MLflow's 400 for what is refused."""
+        import pandas as pd
+        from mlflow.exceptions import MlflowException
+        from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+        if not isinstance(data, pd.DataFrame):  # tensors and dicts: MLflow's schema decides
+            return data
+        checked = self.rules.check(data, self.spec)
+        if checked.unusable:
+            raise MlflowException("; ".join(checked.unusable), INVALID_PARAMETER_VALUE)
+        if checked.counts and self.invalid_rows == "refuse":
+            first = int(checked.broken.argmax())
+            counted = "; ".join(self.rules.describe_counts(checked.counts, len(data)))
+            raise MlflowException(
+                f"rows break the data contract: {counted} (first: row {first}, "
+                f"{checked.violations.iloc[first]})",
+                INVALID_PARAMETER_VALUE,
+            )
+        call = _call.get(None)
+        if call is not None and checked.counts:
+            call.violations = checked.violations.tolist()
+        return checked.features
 
 
 class CountingModel:
-    """The pyfunc model as MLflow's handler sees it, counting the rows each call scores.
+    """The pyfunc model as MLflow's handler sees it, counting the rows each call scores and
+    applying the data contract first, when the app has one.
 
     Workers run with one OpenMP thread (a request is usually one row, and throughput comes
     from the workers); a batch of `PARALLEL_ROWS` or more gets every core of the worker.
     """
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Any, contract: Contract | None = None) -> None:
         self._model = model
         self.metadata = model.metadata
         self.cores = len(os.sched_getaffinity(0))
+        self.contract = contract
 
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
+        if self.contract is not None:
+            data = self.contract.apply(data)
         if len(data) >= PARALLEL_ROWS and self.cores > 1:
             predictions = self._predict_with_threads(data, params)
         else:
             predictions = self._model.predict(data, params=params)
-        holder = _rows.get(None)
-        if holder is not None:
-            holder[0] = len(predictions)
+        call = _call.get(None)
+        if call is not None:
+            call.rows = len(predictions)
         return predictions
 
     def _predict_with_threads(self, data: Any, params: dict[str, Any] | None) -> Any:
@@ -92,11 +157,12 @@ class ScoringApp:
         max_body_bytes: int,
         state_file: Path | None = None,
         metrics: Any = None,
+        contract: Contract | None = None,
     ) -> None:
         from mlflow.pyfunc import scoring_server
         from mlflow.version import VERSION
 
-        self.model = CountingModel(model)
+        self.model = CountingModel(model, contract)
         self.schema = model.metadata.get_input_schema()
         self.invocations = scoring_server.invocations
         self.mlflow_version = VERSION.encode()
@@ -159,8 +225,8 @@ class ScoringApp:
             return _too_large(total, self.max_body_bytes)
         if not content_type:
             return _error(415, "BAD_REQUEST", MISSING_CONTENT_TYPE)
-        holder = [0]
-        _rows.set(holder)
+        call = Call()
+        _call.set(call)
         try:
             if len(body) <= INLINE_BODY_BYTES:
                 result = self.invocations(body, content_type, self.model, self.schema)  # type: ignore[no-untyped-call]
@@ -174,7 +240,10 @@ class ScoringApp:
                 return _error(500, "INTERNAL_ERROR", f"{type(exc).__name__}: {exc}")
             return int(exc.get_http_status_code()), serialize().encode(), JSON, 0, False  # type: ignore[attr-defined]
         mimetype = result.mimetype.encode()
-        return result.status, result.response.encode(), mimetype, holder[0], False
+        answer = result.response
+        if call.violations is not None and result.status == 200:
+            answer = _with_violations(answer, call.violations)
+        return result.status, answer.encode(), mimetype, call.rows, False
 
     def describe(self) -> dict[str, Any]:
         """The supervisor's state (what the server serves and its last swap), and this worker."""
@@ -209,6 +278,18 @@ async def _read_body(receive: Receive, limit: int) -> tuple[bytes | None, int]:
         elif total > DISCARD_FACTOR * limit:
             break
     return (None if total > limit else b"".join(chunks)), total
+
+
+def _with_violations(answer: str, violations: list[str]) -> str:
+    """MLflow's answer with, beside its `predictions`, the rules each row broke ('' if none)."""
+    try:
+        body = json.loads(answer)
+    except ValueError:
+        return answer
+    if isinstance(body, dict):
+        body["contract_violations"] = violations
+        return json.dumps(body)
+    return answer
 
 
 def _too_large(size: int, limit: int) -> tuple[int, bytes, bytes, int, bool]:

@@ -4,6 +4,7 @@ interpreter:
 
     python -I worker.py --socket-fd N --control-fd N --ready-fd N --app-dir DIR \\
         --model-dir DIR --name NAME --version V [--state-file F] [--price-cap P] \\
+        [--contract-rules FILE --contract-spec FILE --invalid-rows refuse|flag] \\
         [--max-body-bytes B] [--drain-timeout S]
 
 1. it loads the version (MLflow's loader puts the version's `code/` first on `sys.path`);
@@ -66,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", required=True)
     parser.add_argument("--state-file")
     parser.add_argument("--price-cap", type=float)
+    parser.add_argument("--contract-rules")
+    parser.add_argument("--contract-spec")
+    parser.add_argument("--invalid-rows", default="refuse", choices=("refuse", "flag"))
     parser.add_argument("--max-body-bytes", type=int, default=64 * 1024 * 1024)
     parser.add_argument("--drain-timeout", type=float, default=30.0)
     return parser
@@ -73,18 +77,24 @@ def _parser() -> argparse.ArgumentParser:
 
 def _load(args: argparse.Namespace) -> tuple[Any, Any]:
     from mlflow.pyfunc import scoring_server
-    from scoring_app import ScoringApp
+    from scoring_app import Contract, ScoringApp
 
     from serving_metrics import RequestMetrics
 
     model = scoring_server.load_model_with_mlflow_config(args.model_dir)  # type: ignore[no-untyped-call]
     state_file = Path(args.state_file) if args.state_file else None
+    contract = None
+    if args.contract_rules and args.contract_spec:
+        contract = Contract.load(
+            Path(args.contract_rules), Path(args.contract_spec), args.invalid_rows
+        )
     app = ScoringApp(
         model,
         name=args.name,
         version=args.version,
         max_body_bytes=args.max_body_bytes,
         state_file=state_file,
+        contract=contract,
     )
     return app, RequestMetrics(state_file)
 
