@@ -163,7 +163,10 @@ class ScoringApp:
         from mlflow.version import VERSION
 
         self.model = CountingModel(model, contract)
-        self.schema = model.metadata.get_input_schema()
+        # With a data contract the rows are parsed as sent and the contract names what is wrong
+        # (MLflow's parser would cast them to the signature first, with its own message); the
+        # signature is still enforced on the rows the contract hands to the model.
+        self.schema = None if contract is not None else model.metadata.get_input_schema()
         self.invocations = scoring_server.invocations
         self.mlflow_version = VERSION.encode()
         self.max_body_bytes = max_body_bytes
