@@ -157,8 +157,17 @@ def test_the_deployed_mode_walkthrough_runs_as_written(newcomer_checkout: Path) 
 
     # then each step says what it did: two trainings, three releases, a price, a clean stop
     out = done.stdout
-    assert re.search(r"housing-training-report: registered as v1: rmse \$[\d,]+", out)
-    assert re.search(r"housing-training-report: registered as v2: rmse \$[\d,]+", out)
+    # each housing-run prints the run's one name first, and a training's report ends with it
+    names = re.findall(r"^(\S+)  \(([0-9a-f-]{36})\)$", out, flags=re.MULTILINE)
+    assert re.fullmatch(r"random-forest-n150-d20-(\S+-)?\d{8}-\d{6}", names[0][0]), names
+    for version, (name, _) in (("v1", names[0]), ("v2", names[2])):
+        assert re.search(
+            rf"housing-training-report: registered as {version}: rmse \$[\d,]+, mae \$[\d,]+, "
+            rf"r2 0\.\d{{4}}, mape [\d.]+% · {re.escape(name)}$",
+            out,
+            flags=re.MULTILINE,
+        ), name
+    assert re.search(r"\d{2}:\d{2}:\d{2} Completed\b", out)
     assert "production moved (first time) to v1 (promote)" in out
     assert "production moved from v1 to v2 (promote)" in out
     assert "production moved from v2 to v1 (rollback)" in out
