@@ -1,0 +1,169 @@
+"""What batch scoring costs: rows/s and peak memory of `python -m flows.scoring`, beside
+`mlflow models predict` on the same model and the same rows. Prints figures; asserts nothing.
+
+    python -m tests.benchmarks.batch_scoring                    # 20k, 1M and 5M rows
+    python -m tests.benchmarks.batch_scoring --rows 20000,1000000 --skip-mlflow
+
+Starts a real MLflow and Prefect server on loopback, trains the configured model and releases
+it to `production`, then, for each size, writes that many jittered rows (tests/benchmarks/
+synthetic.py) as a CSV in a temporary folder and prices them with the scoring flow as a user
+runs it, sampling the resident memory of the flow's whole process tree (the flow and the
+version's processes) every 0.2 s. `mlflow models predict` (local env manager, the same
+version) prices the 1M-row CSV for comparison. The drift check's own time at 1M rows is
+`tests/benchmarks/drift_check`'s; the scoring flow's includes it, and this prints it too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import psutil
+
+from tests import servers
+from tests.benchmarks.synthetic import write_jittered_csv
+
+REPO = Path(__file__).resolve().parents[2]
+MODEL = "housing_price_predictor"
+
+
+class PeakRss:
+    """The largest sum of RSS over a process and its descendants, sampled every 0.2 s."""
+
+    def __init__(self, pid: int) -> None:
+        self.root, self.peak, self._stop = psutil.Process(pid), 0, threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            try:
+                tree = [self.root, *self.root.children(recursive=True)]
+                total = 0
+                for process in tree:
+                    with contextlib.suppress(psutil.Error):
+                        total += process.memory_info().rss
+                self.peak = max(self.peak, total)
+            except psutil.Error:
+                return
+            self._stop.wait(0.2)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+def run(command: list[str], env: dict[str, str]) -> tuple[float, int, str]:
+    """(seconds, peak RSS of the process tree in bytes, stdout) of one command."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    memory = PeakRss(process.pid)
+    out, err = process.communicate()
+    elapsed, peak = time.perf_counter() - started, memory.stop()
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{err[-3000:]}")
+    return elapsed, peak, out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m tests.benchmarks.batch_scoring")
+    parser.add_argument("--rows", default="20000,1000000,5000000")
+    parser.add_argument("--skip-mlflow", action="store_true", help="no `mlflow models predict`")
+    args = parser.parse_args()
+    sizes = [int(n) for n in args.rows.split(",")]
+
+    root = Path(tempfile.mkdtemp(prefix="housing-batch-bench-"))
+    source = os.environ.get("HOUSING_DATA__SOURCE") or str(REPO.parent / "shared/data/housing.csv")
+    mlflow, prefect = servers.start_mlflow(root / "mlflow"), servers.start_prefect(root / "prefect")
+    env = {
+        **os.environ,
+        "HOUSING_DATA__SOURCE": source,
+        "PREFECT_API_URL": prefect.url,
+        "MLFLOW_TRACKING_URI": mlflow.url,
+        "PREFECT_HOME": str(root / "home"),
+        "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(root / "results"),
+    }
+    python = sys.executable
+    try:
+        seconds, _, _ = run([python, "-m", "flows.training"], env)
+        print(f"trained the configured model in {seconds:.1f} s")
+        run([python, "-m", "flows.promotion"], env)
+        real = pd.read_csv(source)
+        figures: list[dict[str, Any]] = []
+        for size in sizes:
+            data = write_jittered_csv(real, size, root / f"rows-{size}.csv")
+            out = root / f"priced-{size}.parquet"
+            seconds, peak, stdout = run(
+                [python, "-m", "flows.scoring", "--source", str(data), "--destination", str(out)],
+                env,
+            )
+            summary = json.loads(stdout.strip().splitlines()[-1])
+            figure = {
+                "rows": size,
+                "flow_s": round(seconds, 1),
+                "rows_per_s_end_to_end": round(size / seconds),
+                "rows_per_s_scoring": summary["rows_per_second"],
+                "peak_rss_mb": round(peak / 2**20),
+                "drifted": summary["drifted"],
+            }
+            figures.append(figure)
+            print(json.dumps(figure))
+            out.unlink(missing_ok=True)
+            if size != 1_000_000 or args.skip_mlflow:
+                data.unlink()
+                continue
+            predicted = root / "mlflow-predict.json"
+            seconds, peak, _ = run(
+                [
+                    str(Path(python).parent / "mlflow"),
+                    "models",
+                    "predict",
+                    "-m",
+                    f"models:/{MODEL}@production",
+                    "-i",
+                    str(data),
+                    "-t",
+                    "csv",
+                    "-o",
+                    str(predicted),
+                    "--env-manager",
+                    "local",
+                ],
+                env,
+            )
+            mine = next(f for f in figures if f["rows"] == size)
+            print(
+                json.dumps(
+                    {
+                        "mlflow_models_predict_rows": size,
+                        "seconds": round(seconds, 1),
+                        "rows_per_s": round(size / seconds),
+                        "peak_rss_mb": round(peak / 2**20),
+                        "flow_over_mlflow_rate": round(seconds / mine["flow_s"], 2),
+                    }
+                )
+            )
+            data.unlink()
+            predicted.unlink(missing_ok=True)
+    finally:
+        mlflow.stop()
+        prefect.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
