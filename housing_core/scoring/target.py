@@ -48,13 +48,7 @@ def resolve(
         found = registry.get_version(tracking, name, version)
     else:
         found = registry.version_with_alias(tracking, name, alias or "production")
-    folder = (state_dir / "serving" / f"{found.name}-v{found.version}").resolve()
-    if not folder.is_dir():
-        try:
-            registry.download_version(tracking, found.name, found.version, folder)
-        except OSError:  # another run fetched it meanwhile: theirs is whole
-            if not folder.is_dir():
-                raise
+    folder = registry.fetch_version(tracking, found, state_dir / "serving")
     lineage = Lineage.from_tags(runs.run_tags(tracking, found.run_id)) if found.run_id else None
     interpreter = interpreter_for(folder, state_dir / "environments", policy)
     target = Target(

@@ -257,16 +257,8 @@ class Supervisor:
 
     def _download(self, target: RegisteredVersion) -> Path:
         """The version's files, fetched once into the state folder, whole or not at all."""
-        folder = self.state_dir / "serving" / f"{target.name}-v{target.version}"
-        folder = folder.resolve()
-        if not folder.is_dir():
-            with open_tracking(self.mlflow) as tracking:
-                try:
-                    registry.download_version(tracking, target.name, target.version, folder)
-                except OSError:  # another server fetched it meanwhile: keep theirs
-                    if not folder.is_dir():
-                        raise
-        return folder
+        with open_tracking(self.mlflow) as tracking:
+            return registry.fetch_version(tracking, target, self.state_dir / "serving")
 
     def _lineage(self, target: RegisteredVersion) -> Lineage:
         """What made the version, as its run records it (empty if the server cannot say)."""

@@ -7,6 +7,7 @@ says and which tags a version carries is the caller's: this module writes them a
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -156,6 +157,23 @@ def download_version(tracking: Tracking, name: str, version: str, destination: P
     with tempfile.TemporaryDirectory(dir=destination.parent, prefix=f".{destination.name}-") as tmp:
         tracking.download(location, Path(tmp)).rename(destination)
     return destination
+
+
+def fetch_version(tracking: Tracking, found: RegisteredVersion, root: Path) -> Path:
+    """The version's model folder under `root`, downloaded once and reused after.
+
+    The folder is named for the version and for what it was registered from (its run and
+    source), so another tracking server's, or a re-created registry's, `v1` never reuses this
+    one's files. Two processes fetching at once: the first rename wins and both use it."""
+    origin = hashlib.sha256(f"{found.run_id}|{found.source}".encode()).hexdigest()[:12]
+    folder = (root / f"{found.name}-v{found.version}-{origin}").resolve()
+    if not folder.is_dir():
+        try:
+            download_version(tracking, found.name, found.version, folder)
+        except OSError:  # another process fetched it meanwhile: theirs is whole
+            if not folder.is_dir():
+                raise
+    return folder
 
 
 def _registered(found: ModelVersion) -> RegisteredVersion:
