@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -31,7 +30,7 @@ from typing import Any
 import pandas as pd
 import psutil
 
-from tests import servers
+from tests.benchmarks import stack
 from tests.benchmarks.synthetic import write_jittered_csv
 
 REPO = Path(__file__).resolve().parents[2]
@@ -87,16 +86,8 @@ def main() -> None:
     sizes = [int(n) for n in args.rows.split(",")]
 
     root = Path(tempfile.mkdtemp(prefix="housing-batch-bench-"))
-    source = os.environ.get("HOUSING_DATA__SOURCE") or str(REPO.parent / "shared/data/housing.csv")
-    mlflow, prefect = servers.start_mlflow(root / "mlflow"), servers.start_prefect(root / "prefect")
-    env = {
-        **os.environ,
-        "HOUSING_DATA__SOURCE": source,
-        "PREFECT_API_URL": prefect.url,
-        "MLFLOW_TRACKING_URI": mlflow.url,
-        "PREFECT_HOME": str(root / "home"),
-        "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(root / "results"),
-    }
+    mlflow, prefect, env = stack.start(root)
+    source = env["HOUSING_DATA__SOURCE"]
     python = sys.executable
     try:
         seconds, _, _ = run([python, "-m", "flows.training"], env)

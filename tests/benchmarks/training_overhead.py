@@ -13,7 +13,6 @@ in a fresh process as a user runs them:
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,7 @@ from typing import Any
 import httpx
 
 from housing_core.settings import load_settings
-from tests import servers
+from tests.benchmarks import stack
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -55,17 +54,9 @@ def first_task_start(runs: list[dict[str, Any]]) -> float:
 
 def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="housing-bench-"))
-    source = os.environ.get("HOUSING_DATA__SOURCE") or str(REPO.parent / "shared/data/housing.csv")
-    mlflow, prefect = servers.start_mlflow(root / "mlflow"), servers.start_prefect(root / "prefect")
+    mlflow, prefect, env = stack.start(root)
+    source = env["HOUSING_DATA__SOURCE"]
     try:
-        env = {
-            **os.environ,
-            "HOUSING_DATA__SOURCE": source,
-            "PREFECT_API_URL": prefect.url,
-            "MLFLOW_TRACKING_URI": mlflow.url,
-            "PREFECT_HOME": str(root / "home"),
-            "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(root / "results"),
-        }
         model = load_settings().model
         print(f"model: {model.family}; data: {source}")
 
