@@ -13,7 +13,7 @@ from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from housing_core.model.geo import CITIES, GeographicFeatures
+from housing_core.model.geo import CITIES, COASTLINE, GeographicFeatures, distance_to_polyline_km
 
 
 @pytest.fixture
@@ -122,3 +122,17 @@ def test_coast_distance_separates_ocean_from_inland_rows(data_source: str) -> No
     median = out.groupby("ocean_proximity")["dist_coast_km"].median()
     assert median["NEAR OCEAN"] < 15.0 < median["<1H OCEAN"] < 60.0 < median["INLAND"]
     assert out.filter(like="dist_").notna().all().all()
+
+
+def test_a_large_batch_gives_each_row_the_distance_it_gets_alone() -> None:
+    # the coast distance goes through large batches in blocks: a block's edge changes nothing
+    rng = np.random.default_rng(7)
+    n = 2_500  # more than two blocks, the last one short
+    lon, lat = rng.uniform(-124.3, -114.2, n), rng.uniform(32.5, 42.0, n)
+
+    batch = distance_to_polyline_km(lon, lat, COASTLINE)
+    alone = [distance_to_polyline_km(lon[[i]], lat[[i]], COASTLINE)[0] for i in range(n)]
+
+    assert batch.shape == (n,)
+    np.testing.assert_array_equal(batch, np.asarray(alone))
+    assert distance_to_polyline_km(lon[:0], lat[:0], COASTLINE).shape == (0,)
