@@ -16,66 +16,26 @@ version) prices the 1M-row CSV for comparison. The drift check's own time at 1M 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import psutil
 
-from tests.benchmarks import stack
+from tests.benchmarks import processes, stack
 from tests.benchmarks.synthetic import write_jittered_csv
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL = "housing_price_predictor"
 
 
-class PeakRss:
-    """The largest sum of RSS over a process and its descendants, sampled every 0.2 s."""
-
-    def __init__(self, pid: int) -> None:
-        self.root, self.peak, self._stop = psutil.Process(pid), 0, threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            try:
-                tree = [self.root, *self.root.children(recursive=True)]
-                total = 0
-                for process in tree:
-                    with contextlib.suppress(psutil.Error):
-                        total += process.memory_info().rss
-                self.peak = max(self.peak, total)
-            except psutil.Error:
-                return
-            self._stop.wait(0.2)
-
-    def stop(self) -> int:
-        self._stop.set()
-        self._thread.join()
-        return self.peak
-
-
 def run(command: list[str], env: dict[str, str]) -> tuple[float, int, str]:
     """(seconds, peak RSS of the process tree in bytes, stdout) of one command."""
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    memory = PeakRss(process.pid)
-    out, err = process.communicate()
-    elapsed, peak = time.perf_counter() - started, memory.stop()
-    if process.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed:\n{err[-3000:]}")
-    return elapsed, peak, out
+    ran = processes.run(command, env)
+    return ran.seconds, ran.peak_rss, ran.stdout
 
 
 def main() -> None:
