@@ -101,9 +101,10 @@ def _run_job(
     command = [str(interpreter.python), "-I", str(SCORE_JOB), str(job_file)]
     python = str(interpreter.python)
     try:
-        done = subprocess.run(
-            command, capture_output=True, text=True, timeout=timeout_s, env=child_environment()
-        )
+        # one OpenMP thread, as batch scoring and serving: on a busy host a pool of threads
+        # waits for its slowest member at each of the trees' parallel regions (docs/model.md)
+        env = child_environment({"OMP_NUM_THREADS": "1"})
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, env=env)
     except subprocess.TimeoutExpired:
         failure = f"scoring process timed out after {timeout_s:.0f} s"
         return {key: Answer(None, None, None, python, failure) for key in job["models"]}

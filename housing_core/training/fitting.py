@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
 
 from housing_core.data.contract import TARGET, features_of
 from housing_core.evaluation import gates, importance
@@ -49,9 +50,16 @@ def fit(train: pd.DataFrame, config: ModelConfig, flow_run_id: str = "") -> Trai
 
 
 def evaluate(trained: TrainedModel, test: pd.DataFrame, limits: QualityGates) -> EvaluatedModel:
-    """The held-out metrics against the registration gates, and which columns matter."""
-    result = gates.evaluate_model(trained.pipeline, test, limits)
-    ranked = importance.feature_importance(trained.pipeline, test)
+    """The held-out metrics against the registration gates, and which columns matter.
+
+    One OpenMP thread: the boosted trees open a parallel region per tree and per call, and
+    permutation importance makes 28 calls of 900 trees. On a busy 2-core worker the threads
+    wait for each other at every region: ten times slower than one thread, same figures
+    (docs/model.md).
+    """
+    with threadpool_limits(limits=1, user_api="openmp"):
+        result = gates.evaluate_model(trained.pipeline, test, limits)
+        ranked = importance.feature_importance(trained.pipeline, test)
     for check in result.checks:
         log.info("check %s", check.describe())
     return EvaluatedModel(result, ranked)
