@@ -24,13 +24,14 @@ from prefect import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 from prefect.settings import PREFECT_UI_URL
 
-from flows import drift, promotion, scoring, training
+from flows import drift, promotion, scoring, sweep, training
 
 NAMERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "housing-training": training.name_run,
     "housing-promotion": promotion.name_run,
     "housing-scoring": scoring.name_run,
     "housing-drift": drift.name_run,
+    "housing-sweep": sweep.name_run,
 }
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 

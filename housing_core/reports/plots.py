@@ -47,3 +47,38 @@ def importance_bars(importance: pd.DataFrame) -> Figure:
     axes.set_title("Permutation importance on held-out rows")
     figure.tight_layout()
     return figure
+
+
+def score_against_params(
+    points: dict[str, list[tuple[object, float]]], best: dict[str, object] | None, title: str
+) -> Figure:
+    """One panel per parameter: each finished trial's score against its value; the best
+    trial's value marked. Categorical values (text, None) are placed in their given order."""
+    names = list(points) or ["(no parameter)"]
+    figure = Figure(figsize=(4 * len(names), 3.6), dpi=100)
+    for i, name in enumerate(names, start=1):
+        axes = figure.add_subplot(1, len(names), i)
+        pairs = points.get(name, [])
+        xs, labels = _positions([value for value, _ in pairs])
+        axes.scatter(xs, [score for _, score in pairs], s=18, alpha=0.7)
+        if best is not None and name in best and pairs:
+            chosen = [x for x, (v, _) in zip(xs, pairs, strict=True) if v == best[name]]
+            if chosen:
+                axes.axvline(chosen[0], color="tab:red", linewidth=1, label="best")
+                axes.legend(loc="upper right")
+        if labels:
+            axes.set_xticks(range(len(labels)), labels)
+        axes.set_xlabel(name)
+        axes.yaxis.set_major_formatter(FuncFormatter(dollars_axis))
+        if i == 1:
+            axes.set_ylabel(title)
+    figure.tight_layout()
+    return figure
+
+
+def _positions(values: list[object]) -> tuple[list[float], list[str]]:
+    """Numbers as they are; otherwise each distinct value's index, with its label."""
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return [float(v) for v in values], []  # type: ignore[arg-type]
+    labels = list(dict.fromkeys(str(v) for v in values))
+    return [float(labels.index(str(v))) for v in values], labels

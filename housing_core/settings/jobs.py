@@ -83,6 +83,9 @@ class SweepSettings(_Frozen):
         lt=1,
         description="share of the TRAINING rows a trial is scored on (never the held-out rows)",
     )
+    trial_timeout_s: float | None = Field(
+        None, gt=0, description="a trial still fitting after this long fails (None: no limit)"
+    )
     register_best: bool = Field(
         True, description="retrain the best configuration on all training rows and register it"
     )

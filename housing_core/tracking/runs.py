@@ -122,6 +122,42 @@ def create_run(tracking: Tracking, experiment_id: str, content: RunContent) -> s
     return run_id
 
 
+def find_run(tracking: Tracking, experiment_id: str, tags: Mapping[str, str]) -> str | None:
+    """The newest run (any status) carrying every one of `tags`."""
+    condition = " and ".join(f"tags.`{k}` = '{v}'" for k, v in tags.items())
+    runs = tracking.client.search_runs(
+        [experiment_id],
+        filter_string=condition,
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    return runs[0].info.run_id if runs else None
+
+
+def add_to_run(tracking: Tracking, run_id: str, content: RunContent) -> None:
+    """Tags, metrics, figures and texts added to an existing run (its name is left alone)."""
+    client = tracking.client
+    now = int(time.time() * 1000)
+    client.log_batch(
+        run_id,
+        metrics=[Metric(k, float(v), now, 0) for k, v in content.metrics.items()],
+        params=[Param(k, v) for k, v in content.params.items()],
+        tags=[RunTag(k, v) for k, v in content.tags.items()],
+    )
+    for path, figure in content.figures.items():
+        client.log_figure(run_id, figure, path)
+    for path, text in content.texts.items():
+        client.log_text(run_id, text, path)
+
+
+def end_run(tracking: Tracking, run_id: str, status: str) -> None:
+    """Set a run's status: FINISHED, FAILED, or RUNNING again (a resumed parent)."""
+    if status == "RUNNING":
+        tracking.client.update_run(run_id, status="RUNNING")
+    else:
+        tracking.client.set_terminated(run_id, status=status)
+
+
 def set_run_tags(tracking: Tracking, run_id: str, tags: Mapping[str, str]) -> None:
     tracking.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
 
