@@ -191,6 +191,21 @@ def wait_for_complete_trials(
     raise AssertionError(f"fewer than {count} trials completed:\n{log.read_text()[-3000:]}")
 
 
+def wait_until_running_a_trial(cluster: DaskCluster, name: str, timeout: float = 60) -> None:
+    """Until the scheduler has a task processing on the worker called `name`."""
+    from distributed import Client
+
+    deadline = time.monotonic() + timeout
+    with Client(cluster.address, timeout=30) as client:
+        while time.monotonic() < deadline:
+            workers = client.scheduler_info()["workers"]
+            address = next(a for a, w in workers.items() if w["name"] == name)
+            if client.processing().get(address):
+                return
+            time.sleep(0.02)
+    raise AssertionError(f"no trial ran on {name} within {timeout:.0f} s")
+
+
 def test_killing_one_dask_worker_mid_sweep_leaves_the_sweep_completing_on_the_other(
     flow_env: FlowEnv, tmp_path: Path, own_cluster: DaskCluster
 ) -> None:
@@ -201,7 +216,8 @@ def test_killing_one_dask_worker_mid_sweep_leaves_the_sweep_completing_on_the_ot
     process = start_sweep(env, log, *args, "--no-register")
     try:
         wait_for_complete_trials(state_dir, 2, process, log)
-        os.killpg(own_cluster.workers["dask-b"].pid, signal.SIGKILL)  # a lost host
+        wait_until_running_a_trial(own_cluster, "dask-b")
+        os.killpg(own_cluster.workers["dask-b"].pid, signal.SIGKILL)  # a lost host, mid-trial
         assert process.wait(timeout=300) == 0, log.read_text()[-4000:]
     finally:
         if process.poll() is None:

@@ -94,3 +94,21 @@ def test_a_study_searches_one_family(tmp_path: Path) -> None:
     with pytest.raises(StudyStorageError, match="searches random_forest"):
         open_study(settings, storage, load_space("hist_gradient_boosting"))
     assert optuna.get_all_study_names(storage) == ["one-family"]
+
+
+def test_a_resumed_study_does_not_propose_the_first_sweeps_values_again(tmp_path: Path) -> None:
+    settings = SweepSettings(study_name="reseeded")
+    space = load_space("random_forest")
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+
+    def three_proposals() -> list[dict[str, object]]:
+        opened = open_study(settings, open_storage(url), space)
+        proposals = []
+        for _ in range(3):
+            trial = opened.ask()
+            proposals.append(suggest(trial, space))
+            tell_complete(opened, trial, proposals[-1], {"rmse": 1.0}, "", 0.0)
+        return proposals
+
+    first = three_proposals()
+    assert three_proposals() != first
