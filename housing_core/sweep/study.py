@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,9 @@ def open_storage(url: str) -> BaseStorage:
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     try:
         if scheme.startswith("redis"):
-            return JournalStorage(JournalRedisBackend(url))
+            with warnings.catch_warnings():  # "experimental" since Optuna 3.1, and still there
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return JournalStorage(JournalRedisBackend(url))
         if scheme == "sqlite":
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         return RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
