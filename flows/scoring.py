@@ -7,6 +7,10 @@ Reads a path, a URL or an s3:// object (CSV or Parquet) in chunks, checks each r
 the data contract, prices it with the version's own code in its own processes, and writes the
 input's rows with `predicted_median_house_value`, `model_version` and `contract_violations`,
 whole or not at all. The drift from the version's training data is checked on the way.
+
+With HOUSING_DASK__ADDRESS set, the input's partitions are scored on that Dask cluster
+instead, one Prefect task each, each writing one part; the output is committed once every
+part is in (docs/scoring-and-drift.md, "Scoring on a Dask cluster").
 """
 
 from __future__ import annotations
@@ -14,19 +18,30 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from typing import Any
 
 from prefect import flow
+from prefect.futures import PrefectFuture, as_completed
 from prefect.runtime import flow_run
+from prefect_dask.task_runners import DaskTaskRunner
 from pydantic import BaseModel
 
 from flows.embedded import run_embedded
 from housing_core.data.source import DataSourceError
 from housing_core.data.validation import DataValidationError
 from housing_core.isolation.streaming import ScoringProcessError
-from housing_core.scoring.batch import DriftedBatchError
+from housing_core.scoring.batch import BatchResult, DriftedBatchError
+from housing_core.scoring.partitions import (
+    Partition,
+    PartitionError,
+    PartitionResult,
+    output_schema,
+    partitions,
+)
 from housing_core.scoring.report import scoring_report, summary_line
-from housing_core.settings import SettingsError, load_settings
+from housing_core.scoring.target import Target
+from housing_core.settings import Settings, SettingsError, load_settings
 from housing_core.storage import StorageError
 from housing_core.tracking.connection import TrackingUnavailableError
 from housing_core.tracking.registry import AliasNotSetError
@@ -40,12 +55,24 @@ from tasks.runtime import (
 )
 from tasks.scoring import (
     check_destination,
+    commit_partitions,
+    open_staging,
     record_scoring,
     resolve_version,
     score_batch,
+    score_partition,
     survey_source,
 )
 from tasks.tracking import check_tracking_server
+
+
+class PartitionSummary(BaseModel):
+    """Where one partition of a scoring on the cluster ran."""
+
+    index: int
+    rows: int
+    worker: str
+    seconds: float
 
 
 class ScoringSummary(BaseModel):
@@ -64,6 +91,7 @@ class ScoringSummary(BaseModel):
     drifted: list[str] | None
     rows_per_second: float
     mlflow_run_id: str
+    partitions: list[PartitionSummary] | None = None  # on a Dask cluster only
 
 
 def name_run(params: dict[str, Any]) -> str:
@@ -85,6 +113,7 @@ def describe_run() -> str:
     AliasNotSetError,
     DriftedBatchError,
     ScoringProcessError,
+    PartitionError,
 )
 def scoring_flow(
     source: str,
@@ -119,9 +148,13 @@ def scoring_flow(
         settings.state_dir,
         settings.serving.environment,
     )
-    result = score_batch(
-        source, destination, target, settings.scoring, settings.drift, run_id, surveyed.rows
-    )
+    spread: list[PartitionSummary] | None = None
+    if settings.dask.address:
+        result, spread = score_on_cluster(source, destination, target, settings, run_id)
+    else:
+        result = score_batch(
+            source, destination, target, settings.scoring, settings.drift, run_id, surveyed.rows
+        )
     mlflow_run = record_scoring(
         settings.mlflow,
         settings.scoring,
@@ -152,7 +185,84 @@ def scoring_flow(
         drifted=None if result.drift is None else result.drift.drifted,
         rows_per_second=round(result.rows_per_second, 1),
         mlflow_run_id=mlflow_run,
+        partitions=spread,
     )
+
+
+def score_on_cluster(
+    source: str, destination: str, target: Target, settings: Settings, run_id: str
+) -> tuple[BatchResult, list[PartitionSummary]]:
+    """The input's partitions scored on the Dask cluster, a few in flight at a time; the
+    output committed once every part is in, the parts discarded on any failure."""
+    address = settings.dask.address
+    assert address is not None
+    started = time.perf_counter()
+    staging = open_staging(destination, run_id)
+    results: list[PartitionResult] = []
+    in_flight: dict[PrefectFuture[PartitionResult], Partition] = {}
+    try:
+        with DaskTaskRunner(address=address) as runner:
+            schema: object = None
+            for partition in partitions(source, settings.scoring.partition_rows):
+                if schema is None:
+                    schema = output_schema(partition, target)
+                if len(in_flight) >= settings.scoring.partitions_in_flight:
+                    results.append(collect(next(as_completed(list(in_flight))), in_flight, address))
+                named = score_partition.with_options(
+                    task_run_name=f"score-partition-{partition.index}"
+                )
+                parameters = {
+                    "partition": partition,
+                    "scored_by": target,
+                    "scoring": settings.scoring,
+                    "staging": staging,
+                    "schema": schema,
+                    "source": source,
+                }
+                in_flight[runner.submit(named, parameters)] = partition
+            while in_flight:
+                results.append(collect(next(as_completed(list(in_flight))), in_flight, address))
+    except BaseException:
+        staging.discard()
+        raise
+    result = commit_partitions(
+        staging,
+        results,
+        target,
+        settings.scoring,
+        settings.drift,
+        source,
+        destination,
+        time.perf_counter() - started,
+    )
+    spread = [
+        PartitionSummary(
+            index=r.index, rows=r.counted.rows, worker=r.worker, seconds=round(r.seconds, 3)
+        )
+        for r in sorted(results, key=lambda r: r.index)
+    ]
+    return result, spread
+
+
+def collect(
+    finished: PrefectFuture[PartitionResult],
+    in_flight: dict[PrefectFuture[PartitionResult], Partition],
+    address: str,
+) -> PartitionResult:
+    """A finished partition's result; its failure raised as itself when it is about the
+    data or the version, else as a PartitionError naming the rows and the cluster."""
+    partition = in_flight.pop(finished)
+    try:
+        return finished.result()
+    except (DataValidationError, ScoringProcessError, StorageError) as exc:
+        raise exc
+    except Exception as exc:
+        last = partition.first_row + len(partition.rows)
+        raise PartitionError(
+            f"partition {partition.index} (rows {partition.first_row + 1:,} to {last:,}) "
+            f"failed on the Dask cluster at {address}: {type(exc).__name__}: {exc}; "
+            "nothing written"
+        ) from exc
 
 
 def main(argv: list[str] | None = None) -> int:

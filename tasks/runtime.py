@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
@@ -136,3 +137,13 @@ def version_number(version: int | str | None) -> str | None:
     if not number.isdigit():
         raise SettingsError([f"version = {version!r} (flow parameters): must be a number, e.g. 7"])
     return number
+
+
+def worker_name() -> str:
+    """The Dask worker's name (`--name`) when on one, else this host's name."""
+    try:
+        from distributed import get_worker
+
+        return str(get_worker().name)
+    except (ImportError, ValueError):
+        return f"{socket.gethostname()} (local)"

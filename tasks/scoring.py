@@ -13,17 +13,20 @@ from prefect.cache_policies import NO_CACHE
 
 from housing_core import storage
 from housing_core.data import source as sources
-from housing_core.scoring import batch, recording, target
+from housing_core.scoring import batch, partitions, recording, target
 from housing_core.scoring.batch import BatchResult
+from housing_core.scoring.partitions import Partition, PartitionResult
 from housing_core.scoring.target import Target
 from housing_core.settings import (
     DriftSettings,
     EnvironmentPolicy,
     MlflowSettings,
     ScoringSettings,
+    load_settings,
 )
 from housing_core.tracking.connection import open_tracking
 from tasks.retries import retry_unless_bad_data
+from tasks.runtime import worker_name
 from tasks.tracking import MLFLOW_RETRY_DELAYS
 
 PROGRESS_EVERY_S = 1.0
@@ -83,6 +86,70 @@ def score_batch(
         return batch.score_batch(
             source, destination, scored_by, scoring, drift, run_id, progress=progress.update
         )
+
+
+@task(name="open-staging", cache_policy=NO_CACHE)
+def open_staging(destination: str, run_id: str) -> storage.Staging:
+    """Where the cluster's workers write the run's parts, checked writable first."""
+    return storage.open_staging(destination, run_id)
+
+
+@task(name="score-partition", cache_policy=NO_CACHE)
+def score_partition(
+    partition: Partition,
+    scored_by: Target,
+    scoring: ScoringSettings,
+    staging: storage.Staging,
+    schema: object,
+    source: str,
+) -> PartitionResult:
+    """One partition priced and written as one part, on whichever worker runs it; not
+    retried by Prefect (Dask re-runs it elsewhere if its worker dies)."""
+    result = partitions.score_partition(
+        partition, here(scored_by), scoring, staging, schema, source
+    )
+    result.worker = worker_name()
+    return result
+
+
+def here(scored_by: Target) -> Target:
+    """The version on this machine: as resolved by the flow if its folder and interpreter are
+    here (a shared state folder), else downloaded again with this worker's own settings."""
+    if scored_by.model_dir.is_dir() and scored_by.interpreter.python.exists():
+        return scored_by
+    settings = load_settings()
+    with open_tracking(settings.mlflow) as tracking:
+        return target.resolve(
+            tracking,
+            scored_by.version.name,
+            None,
+            scored_by.version.version,
+            settings.state_dir,
+            settings.serving.environment,
+        )
+
+
+@task(name="commit-partitions", cache_policy=NO_CACHE)
+def commit_partitions(
+    staging: storage.Staging,
+    results: list[PartitionResult],
+    scored_by: Target,
+    scoring: ScoringSettings,
+    drift: DriftSettings,
+    source: str,
+    destination: str,
+    seconds: float,
+) -> BatchResult:
+    """Every part is in: the counts merged, the drift checked, then the manifest (or the
+    file) written; the parts are discarded if any of it fails."""
+    try:
+        counted, report = partitions.merge(results, scored_by, scoring, drift)
+        return partitions.commit(
+            staging, results, counted, report, source, destination, scored_by, seconds
+        )
+    except BaseException:
+        staging.discard()
+        raise
 
 
 @task(

@@ -3,7 +3,6 @@ ranking in MLflow. The data steps are the training flow's (tasks/data.py), cache
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import optuna
@@ -19,6 +18,7 @@ from housing_core.sweep.trial import TrialScore, score_trial
 from housing_core.tracking.connection import open_tracking
 from housing_core.versioning import MODEL_CODE
 from tasks.caching import step_cache
+from tasks.runtime import worker_name
 
 # a trial's key: its configuration and rows (inputs), this task's source, and the code behind
 # a score (the model, the fold, the fitting and the metrics)
@@ -30,16 +30,6 @@ TRIAL_CODE = (
     "sweep/trial.py",
 )
 TRIAL_CACHE = step_cache(*TRIAL_CODE)
-
-
-def worker_name() -> str:
-    """The Dask worker's name (`--name`) when on one, else this host's name."""
-    try:
-        from distributed import get_worker
-
-        return str(get_worker().name)
-    except (ImportError, ValueError):
-        return f"{socket.gethostname()} (local)"
 
 
 @task(name="open-study", cache_policy=NO_CACHE)

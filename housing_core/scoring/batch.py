@@ -78,7 +78,7 @@ def score_batch(
     """Score `source` into `destination` (checked writable first; None: price and count,
     write nothing, as the drift check does); see the module docstring."""
     started = time.perf_counter()
-    counted = _Counted(target.profile)
+    counted = Counted(target.profile)
     processes = scoring.processes or len(os.sched_getaffinity(0))
     with (
         _output(destination, run_id) as output,
@@ -88,17 +88,38 @@ def score_batch(
         for (chunk, check, scored), prices in pool.score(_checked(chunks, scoring, source)):
             priced = np.full(len(chunk), np.nan)
             priced[scored] = prices
-            output.write(_with_prices(chunk, priced, check, target.version.version))
+            output.write(with_prices(chunk, priced, check, target.version.version))
             counted.add(chunk, check, scored, priced)
             progress(counted.rows)
-        report = counted.drift(drift_settings)
-        if report is not None and report.drifted and scoring.fail_on_drift:
-            raise DriftedBatchError(
-                f"the batch drifted from {target.label}'s training data on "
-                f"{', '.join(report.drifted)}: nothing written (scoring.fail_on_drift)"
-            )
+        report = drift_verdict(counted, target, scoring, drift_settings)
         if counted.rows == 0:
             output.write(pd.DataFrame(columns=[PREDICTION, VERSION, VIOLATIONS]))
+    return batch_result(counted, report, source, destination, target, time.perf_counter() - started)
+
+
+def drift_verdict(
+    counted: Counted, target: Target, scoring: ScoringSettings, drift_settings: DriftSettings
+) -> drift.DriftReport | None:
+    """The batch's drift report; raises DriftedBatchError if it drifted and the settings
+    fail a drifted batch (called before the output is committed)."""
+    report = counted.drift(drift_settings)
+    if report is not None and report.drifted and scoring.fail_on_drift:
+        raise DriftedBatchError(
+            f"the batch drifted from {target.label}'s training data on "
+            f"{', '.join(report.drifted)}: nothing written (scoring.fail_on_drift)"
+        )
+    return report
+
+
+def batch_result(
+    counted: Counted,
+    report: drift.DriftReport | None,
+    source: str,
+    destination: str | None,
+    target: Target,
+    seconds: float,
+) -> BatchResult:
+    """What the scoring did, from its counts, logged in one line."""
     result = BatchResult(
         source=source,
         destination=destination,
@@ -111,7 +132,7 @@ def score_batch(
         metrics=counted.tally.metrics(),
         quantiles=counted.tally.quantiles(),
         drift=report,
-        seconds=time.perf_counter() - started,
+        seconds=seconds,
         actual=counted.tally.pairs()[0],
         predicted=counted.tally.pairs()[1],
         head=counted.head,
@@ -152,22 +173,31 @@ def _checked(
     """Each chunk, its check, which of its rows are scored, and the features sent."""
     seen = 0
     for chunk in chunks:
-        check = check_rows(chunk, source)
-        if scoring.invalid_rows == "fail" and check.counts:
-            raise DataValidationError(
-                [
-                    f"rows {seen + 1:,} to {seen + len(chunk):,}: {line}"
-                    for line in describe_counts(check.counts, len(chunk))
-                ]
-                + ["nothing written (scoring.invalid_rows = fail)"],
-                source,
-            )
-        scored = ~check.broken if scoring.invalid_rows == "refuse" else np.ones(len(chunk), bool)
+        check, scored = check_chunk(chunk, scoring, source, seen)
         seen += len(chunk)
         yield (chunk, check, scored), check.features.loc[scored]
 
 
-def _with_prices(
+def check_chunk(
+    chunk: pd.DataFrame, scoring: ScoringSettings, source: str, first_row: int
+) -> tuple[RowCheck, np.ndarray]:
+    """The chunk's check and which of its rows are scored; `first_row` (0-based) names the
+    rows in the error when the settings fail the batch on a broken row."""
+    check = check_rows(chunk, source)
+    if scoring.invalid_rows == "fail" and check.counts:
+        raise DataValidationError(
+            [
+                f"rows {first_row + 1:,} to {first_row + len(chunk):,}: {line}"
+                for line in describe_counts(check.counts, len(chunk))
+            ]
+            + ["nothing written (scoring.invalid_rows = fail)"],
+            source,
+        )
+    scored = ~check.broken if scoring.invalid_rows == "refuse" else np.ones(len(chunk), bool)
+    return check, scored
+
+
+def with_prices(
     chunk: pd.DataFrame, priced: np.ndarray, check: RowCheck, version: str
 ) -> pd.DataFrame:
     """The input's rows as they came, then their price, the version and what they broke."""
@@ -178,7 +208,7 @@ def _with_prices(
     return out
 
 
-class _Counted:
+class Counted:
     """Everything counted over the chunks, in memory bounded by a constant."""
 
     def __init__(self, profile: drift.Profile | None) -> None:
@@ -208,6 +238,18 @@ class _Counted:
                 rows = rows.assign(**{TARGET: actual[scored]})
             part = drift.summarize(rows, like=self.profile, predictions=priced[scored])
             self.summary = part if self.summary is None else self.summary + part
+
+    def merge(self, other: Counted) -> None:
+        """Add what `other` counted over a later part of the same file."""
+        if not self.rows:
+            self.head = other.head
+        self.rows += other.rows
+        self.contract.update(other.contract)
+        self.refused += other.refused
+        self.flagged += other.flagged
+        self.tally.merge(other.tally)
+        if other.summary is not None:
+            self.summary = other.summary if self.summary is None else self.summary + other.summary
 
     def drift(self, settings: DriftSettings) -> drift.DriftReport | None:
         if self.profile is None or self.summary is None:

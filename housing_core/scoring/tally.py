@@ -3,7 +3,8 @@
 The metrics (RMSE, MAE, R², MAPE) are exact, from running sums over the rows that have a
 valid price; the predictions' quantiles and the predicted-versus-actual picture come from a
 uniform sample of a fixed size (reservoir sampling with a fixed seed: the same file gives the
-same sample).
+same sample). Tallies of parts of a file merge (`merge`): the sums add, and the samples
+are combined into a uniform sample of the rows of both, each side weighted by the rows it saw.
 """
 
 from __future__ import annotations
@@ -40,6 +41,28 @@ class Tally:
         if labelled.any():
             self._add_sums(predicted[labelled], truth[labelled])
         self._sample(predicted[priced], truth[priced])
+
+    def merge(self, other: Tally) -> None:
+        """Add what `other` counted (rows after this tally's, as a later part of the file)."""
+        self.priced += other.priced
+        self.labelled += other.labelled
+        for name in _SUMS:
+            self._sums[name] += other._sums[name]
+        size = self._predicted.size + other._predicted.size
+        if size <= self.sample_size:  # both samples whole: what one tally would have kept
+            self._predicted = np.concatenate([self._predicted, other._predicted])
+            self._actual = np.concatenate([self._actual, other._actual])
+        else:  # keep each side in proportion to the rows it stands for
+            total = self._seen + other._seen
+            mine = round(self.sample_size * self._seen / total) if total else 0
+            mine = min(mine, self._predicted.size, self.sample_size)
+            theirs = min(self.sample_size - mine, other._predicted.size)
+            generator = np.random.default_rng((self.seed, self._seen, other._seen))
+            keep = np.sort(generator.choice(self._predicted.size, mine, replace=False))
+            take = np.sort(generator.choice(other._predicted.size, theirs, replace=False))
+            self._predicted = np.concatenate([self._predicted[keep], other._predicted[take]])
+            self._actual = np.concatenate([self._actual[keep], other._actual[take]])
+        self._seen += other._seen
 
     def metrics(self) -> dict[str, float] | None:
         """RMSE, MAE (dollars), R², MAPE over the labelled rows; None without any."""

@@ -35,6 +35,18 @@ class ScoringSettings(_Frozen):
     processes: int | None = Field(
         None, ge=1, description="the version's processes scoring at once; None: one per core"
     )
+    partition_rows: int = Field(
+        200_000,
+        ge=100,
+        le=50_000_000,
+        description="rows each Dask task scores and writes as one part (with dask.address)",
+    )
+    partitions_in_flight: int = Field(
+        4,
+        ge=1,
+        le=1000,
+        description="partitions handed to the cluster at once (bounds this process's memory)",
+    )
     invalid_rows: InvalidRows = Field(
         "flag",
         description="rows that break the contract: flag (scored, and named in the "

@@ -4,6 +4,8 @@
 - ``reading``: ``read_chunks`` (bounded memory) and ``read_bytes``;
 - ``fingerprints``: the cheap change token and the content hash;
 - ``writing``: ``open_output``, checked before any work, committed whole or not at all;
+- ``staging``: ``open_staging``, an output written in parts by a cluster's workers, committed
+  by one process;
 - ``manifests``: what a folder output's manifest lists, ``read_manifest``, ``list_outputs``;
 - ``s3``: one endpoint and its keys for boto3 and pyarrow alike;
 - ``errors``: one family of exceptions, each telling whether a retry may help.
@@ -25,6 +27,7 @@ from .locations import Format, Location, Scheme
 from .manifests import MANIFEST_NAME, RUNS_FOLDER, Manifest, Part, list_outputs, read_manifest
 from .reading import read_bytes, read_chunks
 from .s3 import S3Connection
+from .staging import Staging, open_staging, schema_of
 from .writing import Output, Written, open_output
 
 __all__ = [
@@ -38,6 +41,7 @@ __all__ = [
     "Part",
     "S3Connection",
     "Scheme",
+    "Staging",
     "StorageAccessError",
     "StorageContentError",
     "StorageError",
@@ -50,8 +54,10 @@ __all__ = [
     "fingerprint",
     "list_outputs",
     "open_output",
+    "open_staging",
     "read_bytes",
     "read_chunks",
     "read_manifest",
+    "schema_of",
     "survey",
 ]
