@@ -34,8 +34,10 @@ from mlflow.exceptions import MlflowException
 
 from deployments import bootstrap, services
 from housing_core.data.contract import FEATURE_COLUMNS
+from housing_core.serving.workers import WORKER
 from tests.conftest import REPO, copy_checkout
 from tests.servers import BIN, Server, start_housing_serve, start_spec
+from tests.system.test_least_privilege import Watcher, assert_holds_no_credential
 from tests.team import TeamStack, start_team_stack
 
 pytestmark = [pytest.mark.servers, pytest.mark.system]
@@ -331,6 +333,13 @@ def test_4_release_then_serve_as_reader_and_what_auth_refuses(
     env["MLFLOW_TRACKING_PASSWORD"] = team.stack.passwords["reader"]
     server = start_housing_serve(env, tmp_path / "serve.log", "--poll-interval", "0")
     try:
+        # and its workers hold neither the reader's password nor any other credential
+        watcher = Watcher(WORKER)
+        watcher.sample()
+        assert_holds_no_credential(watcher.seen, "serving worker")
+        assert all(
+            team.stack.passwords["reader"] not in "".join(e.values()) for e in watcher.seen.values()
+        )
         rows = pd.read_csv(data_source).head(3)[list(FEATURE_COLUMNS)]
         response = httpx.post(
             f"{server.url}/invocations",
@@ -354,6 +363,27 @@ def test_4_release_then_serve_as_reader_and_what_auth_refuses(
         mlflow_as(team, "reader").set_registered_model_alias(MODEL, "production", "1")
     assert refused.value.error_code == "PERMISSION_DENIED"
     assert mlflow_as(team, "reader").get_registered_model(MODEL).aliases["production"] == production
+
+    # nor register a version, nor tag a version or the model (403), and nothing changed
+    reader = mlflow_as(team, "reader")
+    before = reader.search_model_versions(f"name='{MODEL}'")
+    source = reader.get_model_version(MODEL, production).source
+    attempts = {
+        "register": lambda: reader.create_model_version(MODEL, source),
+        "tag a version": lambda: reader.set_model_version_tag(MODEL, production, "x", "y"),
+        "tag the model": lambda: reader.set_registered_model_tag(MODEL, "x", "y"),
+        "delete the alias": lambda: reader.delete_registered_model_alias(MODEL, "production"),
+    }
+    for what, attempt in attempts.items():
+        with pytest.raises(MlflowException, match="403") as refused:
+            attempt()
+        assert refused.value.error_code == "PERMISSION_DENIED", what
+    after = reader.search_model_versions(f"name='{MODEL}'")
+    assert sorted((v.version, v.tags.get("x")) for v in after) == sorted(
+        (v.version, v.tags.get("x")) for v in before
+    )
+    model = reader.get_registered_model(MODEL)
+    assert "x" not in model.tags and model.aliases["production"] == production
 
     # and Prefect refuses a client without the auth string (401)
     with prefect_api(team, auth=False) as api:
