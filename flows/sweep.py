@@ -46,6 +46,8 @@ from tasks.reports import publish_table, show_progress, start_progress
 from tasks.runtime import describe_flow_run, flow_body, this_run_id
 from tasks.sweep import (
     TRIAL_CODE,
+    DaskUnavailableError,
+    check_dask_scheduler,
     open_study,
     open_sweep_run,
     record_ranking,
@@ -76,6 +78,7 @@ class SweepSummary(BaseModel):
     DataSourceError,
     DataValidationError,
     TrackingUnavailableError,
+    DaskUnavailableError,
 )
 def sweep_flow(
     trials: int | None = None,
@@ -107,6 +110,8 @@ def sweep_flow(
 
     data = prepare_data(settings.data, settings.split, cache_locks(settings.cache))
     check_tracking_server(settings.mlflow)
+    if settings.dask.address:
+        check_dask_scheduler(settings.dask.address)
     parent = open_sweep_run(settings.mlflow, settings.sweep, searched, data.ingested.version)
 
     outcomes = search(opened, searched, settings, data.parts.train, parent)

@@ -32,6 +32,26 @@ TRIAL_CODE = (
 TRIAL_CACHE = step_cache(*TRIAL_CODE)
 
 
+class DaskUnavailableError(RuntimeError):
+    """The Dask scheduler of `dask.address` did not answer: names it."""
+
+
+@task(name="check-dask-scheduler", cache_policy=NO_CACHE)
+def check_dask_scheduler(address: str, timeout_s: float = 15.0) -> int:
+    """Fail in seconds, naming the address, before any MLflow run is opened; returns how
+    many workers the scheduler has."""
+    from distributed import Client
+
+    try:
+        with Client(address, timeout=timeout_s) as client:  # type: ignore[no-untyped-call]
+            return len(client.scheduler_info()["workers"])
+    except OSError as exc:
+        raise DaskUnavailableError(
+            f"Dask scheduler at {address} (dask.address) did not answer within "
+            f"{timeout_s:.0f} s: {type(exc).__name__}"
+        ) from None
+
+
 @task(name="open-study", cache_policy=NO_CACHE)
 def open_study(settings: SweepSettings, state_dir: Path, space: SearchSpace) -> optuna.Study:
     """The study, created or resumed; trials a stopped sweep left running are proposed again."""

@@ -321,3 +321,16 @@ def test_a_bad_space_file_is_refused_by_its_key_before_anything_starts(
     client = mlflow_client(env.tracking_uri)
     assert client.get_experiment_by_name(env.env["HOUSING_SWEEP__EXPERIMENT_NAME"]) is None
     assert not (Path(env.env["HOUSING_STATE_DIR"]) / "sweeps").exists()
+
+
+def test_an_unreachable_dask_scheduler_is_named_before_any_run_is_opened(
+    flow_env: FlowEnv, tmp_path: Path
+) -> None:
+    address = f"tcp://127.0.0.1:{servers.free_port()}"
+    env = sweep_env(flow_env, tmp_path, HOUSING_DASK__ADDRESS=address)
+    result = run_module("flows.sweep", env, "--trials", "2", "--space", str(tmp_path / "tiny.yaml"))
+
+    assert result.returncode == 1
+    assert f"Dask scheduler at {address} (dask.address) did not answer" in result.stderr
+    client = mlflow_client(env.tracking_uri)
+    assert client.get_experiment_by_name(env.env["HOUSING_SWEEP__EXPERIMENT_NAME"]) is None
