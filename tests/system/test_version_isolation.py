@@ -147,11 +147,16 @@ def test_housing_serve_serves_each_version_with_its_own_code_when_the_checkouts_
     # when housing-serve, run from the broken checkout, serves the version
     with _serving(registry, version, tmp_path) as url:
         response = httpx.post(f"{url}/invocations", json=serving_payload(registry.rows), timeout=60)
+        # and a row that breaks the checkout's contract is refused whatever the version's age
+        broken = registry.rows.head(2).assign(population=[-5.0, 100.0])
+        refused = httpx.post(f"{url}/invocations", json=serving_payload(broken), timeout=60)
 
     # then it answers with the predictions the version gave before the checkout broke
     assert response.status_code == 200, response.text
     assert response.headers["x-model-version"] == version
     assert response.json()["predictions"] == pytest.approx(expected, rel=1e-12)
+    assert refused.status_code == 400, refused.text
+    assert "population" in refused.json()["message"] and "1 of 2 rows" in refused.json()["message"]
 
 
 def _metrics(summary: dict[str, Any], version: str) -> dict[str, float]:
