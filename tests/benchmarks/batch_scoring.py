@@ -9,8 +9,10 @@ it to `production`, then, for each size, writes that many jittered rows (tests/b
 synthetic.py) as a CSV in a temporary folder and prices them with the scoring flow as a user
 runs it, sampling the resident memory of the flow's whole process tree (the flow and the
 version's processes) every 0.2 s. `mlflow models predict` (local env manager, the same
-version) prices the 1M-row CSV for comparison. The drift check's own time at 1M rows is
-`tests/benchmarks/drift_check`'s; the scoring flow's includes it, and this prints it too.
+version) prices the 1M-row CSV for comparison, and so does the version's own pipeline called
+in this process with every core, reading and writing left out: the ceiling both can reach
+with the same predictions (docs/scoring-and-drift.md, "Speed"). The drift check's own time
+at 1M rows is `tests/benchmarks/drift_check`'s; the scoring flow's includes it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import json
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +39,28 @@ def run(command: list[str], env: dict[str, str]) -> tuple[float, int, str]:
     """(seconds, peak RSS of the process tree in bytes, stdout) of one command."""
     ran = processes.run(command, env)
     return ran.seconds, ran.peak_rss, ran.stdout
+
+
+def in_process_rate(data: Path, env: dict[str, str]) -> dict[str, Any]:
+    """The ceiling: the version's scikit-learn pipeline called in this process on the same rows,
+    50,000 at a time, with its default thread pool (every core), no reading or writing timed."""
+    import mlflow.sklearn
+
+    from housing_core.data.rows import check_rows
+
+    mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
+    model = mlflow.sklearn.load_model(f"models:/{MODEL}@production")
+    frame = pd.read_csv(data)
+    features = check_rows(frame, str(data)).features
+    started = time.perf_counter()
+    for start in range(0, len(features), 50_000):
+        model.predict(features.iloc[start : start + 50_000])
+    seconds = time.perf_counter() - started
+    return {
+        "in_process_pipeline_rows": len(features),
+        "seconds": round(seconds, 1),
+        "rows_per_s": round(len(features) / seconds),
+    }
 
 
 def main() -> None:
@@ -88,6 +113,7 @@ def main() -> None:
             del frame
             data.unlink()
             data = floats
+            print(json.dumps(in_process_rate(data, env)))
             predicted = root / "mlflow-predict.json"
             seconds, peak, _ = run(
                 [
