@@ -86,7 +86,15 @@ def chain(tmp_path_factory: pytest.TempPathFactory, data_source: str) -> Iterato
 
 
 def api(chain: dict[str, Any], method: str, path: str, **body: Any) -> Any:
-    response = httpx.request(method, f"{chain['prefect_api']}{path}", json=body or None, timeout=30)
+    # a 503 is the SQLite server saying "database is locked, try again": Prefect's own client
+    # retries 429, 502 and 503 (prefect/client/base.py), so the test does too
+    for attempt in range(5):
+        response = httpx.request(
+            method, f"{chain['prefect_api']}{path}", json=body or None, timeout=30
+        )
+        if response.status_code != 503:
+            break
+        time.sleep(1 + attempt)
     response.raise_for_status()
     return response.json() if response.content else None
 
@@ -158,6 +166,10 @@ def test_1_a_nightly_retrain_that_registers_a_version_starts_a_release(
     assert release["state"]["type"] == "COMPLETED"
     assert release["parameters"]["mode"] == "promote"
     assert alias(chain) == "1"
+    started = f"{release['start_time']} after {training['end_time']}"
+    print(
+        f"chain: {training['name']} {training['state']['message']!r} -> {release['name']}", started
+    )
 
 
 def test_2_a_nightly_retrain_that_registers_nothing_starts_no_release(
@@ -235,6 +247,8 @@ def test_5_a_held_release_and_a_failed_one_notify_the_operators_block(
         timeout_s=90,
     )
     assert "release" in notified[0]["subject"]
+    for hook in [*message, *notified]:  # what the operator reads, shown by `pytest -s`
+        print("webhook received:", json.dumps(hook)[:600])
 
 
 def _report(chain: dict[str, Any], flow_run_id: str) -> str:
