@@ -256,6 +256,17 @@ class DaskCluster:
         with Client(self.address, timeout=30) as client:
             return sorted(w["name"] for w in client.scheduler_info()["workers"].values())
 
+    def wait_for_workers(self, timeout: float = 120) -> None:
+        """Until every worker has registered with the scheduler (a busy CI host can take a
+        while to import the project on each); otherwise fail with their logs."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.worker_names() == sorted(self.workers):
+                return
+            time.sleep(0.5)
+        logs = {name: w.log.read_text()[-1500:] for name, w in self.workers.items()}
+        raise AssertionError(f"workers {self.worker_names()} of {sorted(self.workers)}: {logs}")
+
 
 @pytest.fixture(scope="session")
 def dask_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaskCluster]:
@@ -268,9 +279,7 @@ def dask_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaskClust
             spec = services.dask_worker(name, scheduler_spec.url, root)
             workers[name] = servers.start_spec(spec, root / f"{name}.log")
         cluster = DaskCluster(scheduler_spec.url, scheduler, workers)
-        deadline = time.monotonic() + 60
-        while cluster.worker_names() != ["dask-a", "dask-b"] and time.monotonic() < deadline:
-            time.sleep(0.5)
+        cluster.wait_for_workers()
         yield cluster
     finally:
         for server in [*workers.values(), scheduler]:

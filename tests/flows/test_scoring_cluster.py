@@ -71,9 +71,7 @@ def own_cluster(tmp_path: Path) -> Iterator[DaskCluster]:
             worker = services.dask_worker(name, spec.url, root)
             workers[name] = servers.start_spec(worker, root / f"{name}.log")
         cluster = DaskCluster(spec.url, scheduler, workers)
-        deadline = time.monotonic() + 60
-        while cluster.worker_names() != ["dask-a", "dask-b"] and time.monotonic() < deadline:
-            time.sleep(0.5)
+        cluster.wait_for_workers()
         yield cluster
     finally:
         for server in [*workers.values(), scheduler]:
@@ -128,8 +126,8 @@ def wait_until_processing_on(
         while time.monotonic() < deadline:
             assert process.poll() is None, log.read_text()[-3000:]
             workers = client.scheduler_info()["workers"]
-            address = next(a for a, w in workers.items() if w["name"] == name)
-            if client.processing().get(address):
+            address = next((a for a, w in workers.items() if w["name"] == name), None)
+            if address is not None and client.processing().get(address):
                 return
             time.sleep(0.02)
     raise AssertionError(f"no partition ran on {name} within {timeout:.0f} s")

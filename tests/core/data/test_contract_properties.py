@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -99,6 +99,25 @@ def _retype(values: pd.Series, kind: str) -> pd.Series:
     return values.fillna(0).astype("int64") if values.dtype.kind == "f" else values
 
 
+def _replaced(
+    frame: pd.DataFrame, column: str, change: Callable[[pd.Series], pd.Series]
+) -> pd.DataFrame:
+    """`frame` with the first column called `column` changed: by position, as an earlier
+    mutation may have duplicated the name (then `frame[column]` is a frame, not a column)."""
+    names = list(frame.columns)
+    position = names.index(column)
+    frame = frame.set_axis(range(len(names)), axis=1)
+    frame[position] = change(frame[position])
+    return frame.set_axis(names, axis=1)
+
+
+def _with_cells(values: pd.Series, cells: dict[int, Any]) -> pd.Series:
+    values = values.astype(object)
+    for row, value in cells.items():
+        values.iloc[row] = value
+    return values
+
+
 @st.composite
 def mutated(draw: st.DrawFn) -> pd.DataFrame:
     frame = base_rows(draw(st.integers(0, 40)))
@@ -116,15 +135,14 @@ def mutated(draw: st.DrawFn) -> pd.DataFrame:
         elif op == "duplicate":
             frame = pd.concat([frame, frame[[column]]], axis=1)
         elif op == "retype":
-            frame[column] = _retype(frame[column], draw(COLUMN_TYPES))
+            frame = _replaced(frame, column, lambda v: _retype(v, draw(COLUMN_TYPES)))
         elif op == "cells" and len(frame):
             target = column if column in COUNTS or draw(st.booleans()) else COUNTS[0]
             if target in frame.columns:
                 rows = draw(st.lists(st.integers(0, len(frame) - 1), min_size=1, max_size=5))
-                values = frame[target].astype(object)
-                for row in rows:
-                    values.iloc[row] = draw(ODD_VALUES)
-                frame[target] = values
+
+                cells = {row: draw(ODD_VALUES) for row in rows}
+                frame = _replaced(frame, target, lambda v, cells=cells: _with_cells(v, cells))
         elif op == "extra":
             frame["notes"] = draw(st.sampled_from(["a;b", "x\ty", '"q"', "\x00"]))
     return frame
