@@ -23,6 +23,7 @@ from typing import Any
 
 from prefect import flow
 from prefect.futures import PrefectFuture, as_completed
+from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
 from prefect_dask.task_runners import DaskTaskRunner
 from pydantic import BaseModel
@@ -54,6 +55,7 @@ from tasks.runtime import (
     version_number,
 )
 from tasks.scoring import (
+    ScoringProgress,
     check_destination,
     commit_partitions,
     open_staging,
@@ -64,6 +66,8 @@ from tasks.scoring import (
     survey_source,
 )
 from tasks.tracking import check_tracking_server
+
+DRAIN_S = 120.0  # how long a failed scoring waits for its other partitions before discarding
 
 
 class PartitionSummary(BaseModel):
@@ -150,7 +154,9 @@ def scoring_flow(
     )
     spread: list[PartitionSummary] | None = None
     if settings.dask.address:
-        result, spread = score_on_cluster(source, destination, target, settings, run_id)
+        result, spread = score_on_cluster(
+            source, destination, target, settings, run_id, surveyed.rows
+        )
     else:
         result = score_batch(
             source, destination, target, settings.scoring, settings.drift, run_id, surveyed.rows
@@ -190,7 +196,12 @@ def scoring_flow(
 
 
 def score_on_cluster(
-    source: str, destination: str, target: Target, settings: Settings, run_id: str
+    source: str,
+    destination: str,
+    target: Target,
+    settings: Settings,
+    run_id: str,
+    expected_rows: int,
 ) -> tuple[BatchResult, list[PartitionSummary]]:
     """The input's partitions scored on the Dask cluster, a few in flight at a time; the
     output committed once every part is in, the parts discarded on any failure."""
@@ -200,14 +211,20 @@ def score_on_cluster(
     staging = open_staging(destination, run_id)
     results: list[PartitionResult] = []
     in_flight: dict[PrefectFuture[PartitionResult], Partition] = {}
+    progress = ScoringProgress(expected_rows, f"{target.label} on the cluster at {address}")
+
+    def collected(finished: PrefectFuture[PartitionResult]) -> None:
+        results.append(collect(finished, in_flight, address))
+        progress.update(sum(r.counted.rows for r in results))
+
     try:
-        with DaskTaskRunner(address=address) as runner:
+        with progress, DaskTaskRunner(address=address) as runner:
             schema: object = None
             for partition in partitions(source, settings.scoring.partition_rows):
                 if schema is None:
                     schema = output_schema(partition, target)
                 if len(in_flight) >= settings.scoring.partitions_in_flight:
-                    results.append(collect(next(as_completed(list(in_flight))), in_flight, address))
+                    collected(next(as_completed(list(in_flight))))
                 named = score_partition.with_options(
                     task_run_name=f"score-partition-{partition.index}"
                 )
@@ -221,8 +238,9 @@ def score_on_cluster(
                 }
                 in_flight[runner.submit(named, parameters)] = partition
             while in_flight:
-                results.append(collect(next(as_completed(list(in_flight))), in_flight, address))
+                collected(next(as_completed(list(in_flight))))
     except BaseException:
+        settle(in_flight, DRAIN_S)  # a part still being written would outlive the discard
         staging.discard()
         raise
     result = commit_partitions(
@@ -242,6 +260,22 @@ def score_on_cluster(
         for r in sorted(results, key=lambda r: r.index)
     ]
     return result, spread
+
+
+def settle(in_flight: dict[PrefectFuture[PartitionResult], Partition], within_s: float) -> None:
+    """Wait, up to `within_s` in all, for the partitions still running after one failed:
+    each writes its own part, which must be there before the parts are discarded."""
+    deadline = time.monotonic() + within_s
+    for future in in_flight:
+        future.wait(timeout=max(0.0, deadline - time.monotonic()))
+    running = [p.index for f, p in in_flight.items() if f.state.is_running()]
+    if running:
+        get_run_logger().warning(
+            "partitions %s still running after %.0f s: a part they write later stays under "
+            "the destination's _runs prefix",
+            running,
+            within_s,
+        )
 
 
 def collect(

@@ -82,7 +82,7 @@ def score_batch(
     expected_rows: int,
 ) -> BatchResult:
     """Not retried: a failed scoring leaves nothing behind, and is run again whole."""
-    with _Progress(expected_rows, scored_by.label) as progress:
+    with ScoringProgress(expected_rows, scored_by.label) as progress:
         return batch.score_batch(
             source, destination, scored_by, scoring, drift, run_id, progress=progress.update
         )
@@ -180,8 +180,9 @@ def record_scoring(
         )
 
 
-class _Progress:
-    """The progress artifact of a scoring, updated at most once a second."""
+class ScoringProgress:
+    """The progress artifact of a scoring, updated at most once a second: by the scoring step
+    on one machine, by the flow as partitions come back from a cluster."""
 
     def __init__(self, expected_rows: int, label: str) -> None:
         self.expected = max(expected_rows, 1)
@@ -194,7 +195,7 @@ class _Progress:
         assert isinstance(created, UUID)  # called from sync code: the id, not a coroutine
         self.artifact = created
 
-    def __enter__(self) -> _Progress:
+    def __enter__(self) -> ScoringProgress:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:

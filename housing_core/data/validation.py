@@ -25,6 +25,11 @@ class DataValidationError(ValueError):
         where = f" in {source}" if source else ""
         lines = "\n".join(f"  - {p}" for p in problems)
         super().__init__(f"housing data{where} failed {len(problems)} check(s):\n{lines}")
+        self.source = source
+
+    def __reduce__(self) -> tuple[type[DataValidationError], tuple[list[str], str]]:
+        # pickled by its own arguments: it crosses processes (a Dask worker's refusal)
+        return type(self), (self.problems, self.source)
 
 
 def validate_rows(frame: pd.DataFrame, rules: DataSettings, source: str = "") -> pd.DataFrame:

@@ -34,6 +34,10 @@ class SettingsError(ValueError):
         lines = "\n".join(f"  - {p}" for p in problems)
         super().__init__(f"invalid settings ({len(problems)} problem(s)):\n{lines}")
 
+    def __reduce__(self) -> tuple[type[SettingsError], tuple[list[str]]]:
+        # pickled by its own arguments: it crosses processes (a Dask worker's failure)
+        return type(self), (self.problems,)
+
 
 def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
     """The settings of a run; `overrides` (nested, partial) win over env, secrets and file.

@@ -20,6 +20,10 @@ class StorageError(RuntimeError):
         self.uri = uri
         self.problem = problem
 
+    def __reduce__(self) -> tuple[type[StorageError], tuple[str, str]]:
+        # pickled by its own arguments: it crosses processes (a Dask worker's failure)
+        return type(self), (self.uri, self.problem)
+
 
 class StorageUnavailableError(StorageError):
     """The store did not answer (refused connection, timeout, 5xx, throttling): may heal."""

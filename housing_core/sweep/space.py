@@ -46,6 +46,11 @@ class SpaceError(ValueError):
         self.problems = problems
         lines = "\n".join(f"  - {p}" for p in problems)
         super().__init__(f"invalid search space {origin} ({len(problems)} problem(s)):\n{lines}")
+        self.origin = origin
+
+    def __reduce__(self) -> tuple[type[SpaceError], tuple[str, list[str]]]:
+        # pickled by its own arguments: it crosses processes (a Dask worker's failure)
+        return type(self), (self.origin, self.problems)
 
 
 @dataclass(frozen=True)

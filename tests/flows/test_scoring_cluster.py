@@ -249,3 +249,29 @@ def test_the_scheduler_lost_mid_scoring_leaves_nothing_and_a_clear_error_and_no_
     assert nothing_but(landing) == [], "an output or a part was left"
     new = [r for r in scoring_runs(registry.env) if r.info.run_id not in runs_before]
     assert [r.info.status for r in new if r.info.status == "RUNNING"] == []
+
+
+def test_with_refusal_set_the_workers_refuse_the_rows_that_break_the_contract_as_one_machine(
+    registry: Registry, dask_cluster: DaskCluster, tmp_path: Path
+) -> None:
+    # given 4,000 rows whose first and last partitions each hold a row breaking the contract,
+    # and the setting that refuses such rows rather than flagging them
+    source = sample(registry, 4000, tmp_path)
+    refusing = registry.env.with_(HOUSING_SCORING__INVALID_ROWS="refuse")
+
+    # when they are scored on one machine, then on the cluster
+    code, single, stderr = score(refusing, source, str(tmp_path / "single.parquet"))
+    assert code == 0, stderr[-3000:]
+    env = on_cluster(refusing, dask_cluster.address)
+    code, spread, stderr = score(env, source, str(tmp_path / "cluster.parquet"))
+    assert code == 0, stderr[-3000:]
+
+    # then the workers applied the setting: the two rows refused, named by rule, not priced
+    assert spread["refused"] == single["refused"] == 2
+    assert spread["flagged"] == single["flagged"] == 0
+    assert spread["priced"] == 3998
+    assert spread["contract"] == single["contract"]
+    assert any("median_income" in rule for rule in spread["contract"]), spread["contract"]
+    assert any("ocean_proximity" in rule for rule in spread["contract"]), spread["contract"]
+    expected = pd.read_parquet(tmp_path / "single.parquet")
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "cluster.parquet"), expected)
