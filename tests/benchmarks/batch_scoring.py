@@ -3,6 +3,7 @@
 
     python -m tests.benchmarks.batch_scoring                    # 20k, 1M and 5M rows
     python -m tests.benchmarks.batch_scoring --rows 20000,1000000 --skip-mlflow
+    python -m tests.benchmarks.batch_scoring --rows 20000 --skip-mlflow --dask   # and on Dask
 
 Starts a real MLflow and Prefect server on loopback, trains the configured model and releases
 it to `production`, then, for each size, writes that many jittered rows (tests/benchmarks/
@@ -13,6 +14,10 @@ version) prices the 1M-row CSV for comparison, and so does the version's own pip
 in this process with every core, reading and writing left out: the ceiling both can reach
 with the same predictions (docs/scoring-and-drift.md, "Speed"). The drift check's own time
 at 1M rows is `tests/benchmarks/drift_check`'s; the scoring flow's includes it.
+
+With `--dask` it also starts a loopback Dask scheduler and two one-thread workers and prices
+each size again on that cluster (HOUSING_DASK__ADDRESS), in partitions of `--partition-rows`;
+the peak memory then adds the two workers' process trees to the flow's.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from typing import Any
 
 import pandas as pd
 
+from deployments import services
+from tests import servers
 from tests.benchmarks import processes, stack
 from tests.benchmarks.synthetic import write_jittered_csv
 
@@ -63,10 +70,63 @@ def in_process_rate(data: Path, env: dict[str, str]) -> dict[str, Any]:
     }
 
 
+def start_cluster(root: Path) -> list[servers.Server]:
+    """A Dask scheduler and two one-thread workers on loopback: [scheduler, worker, worker]."""
+    from distributed import Client
+
+    spec = services.dask_scheduler(root, servers.free_port())
+    started = [servers.start_spec(spec, root / "scheduler.log", timeout=60)]
+    for name in ("dask-a", "dask-b"):
+        worker = services.dask_worker(name, spec.url, root)
+        started.append(servers.start_spec(worker, root / f"{name}.log"))
+    deadline = time.monotonic() + 120
+    with Client(spec.url, timeout=30) as client:
+        while len(client.scheduler_info()["workers"]) < 2:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the two Dask workers did not register within 120 s")
+            time.sleep(0.5)
+    return started
+
+
+def on_cluster(
+    data: Path,
+    root: Path,
+    env: dict[str, str],
+    cluster: list[servers.Server],
+    partition_rows: int,
+) -> dict[str, Any]:
+    """The same rows priced on the cluster: seconds, rows/s, and the peak memory of the flow's
+    tree plus the workers' trees (sampled together)."""
+    out = root / "priced-on-dask.parquet"
+    command = [sys.executable, "-m", "flows.scoring", "--source", str(data)]
+    command += ["--destination", str(out)]
+    dask_env = {
+        **env,
+        "HOUSING_DASK__ADDRESS": cluster[0].url,
+        "HOUSING_SCORING__PARTITION_ROWS": str(partition_rows),
+    }
+    ran = processes.run(command, dask_env, also=[w.pid for w in cluster[1:]])
+    summary = json.loads(ran.stdout.strip().splitlines()[-1])
+    out.unlink(missing_ok=True)
+    rows = int(summary["rows"])
+    return {
+        "rows_on_dask": rows,
+        "partitions": len(summary["partitions"]),
+        "by_worker": {
+            w: sum(p["worker"] == w for p in summary["partitions"]) for w in ("dask-a", "dask-b")
+        },
+        "flow_s": round(ran.seconds, 1),
+        "rows_per_s_end_to_end": round(rows / ran.seconds),
+        "peak_rss_mb_flow_and_workers": round(ran.peak_rss / 2**20),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.benchmarks.batch_scoring")
     parser.add_argument("--rows", default="20000,1000000,5000000")
     parser.add_argument("--skip-mlflow", action="store_true", help="no `mlflow models predict`")
+    parser.add_argument("--dask", action="store_true", help="each size on a loopback cluster too")
+    parser.add_argument("--partition-rows", type=int, default=200_000)
     args = parser.parse_args()
     sizes = [int(n) for n in args.rows.split(",")]
 
@@ -74,7 +134,10 @@ def main() -> None:
     mlflow, prefect, env = stack.start(root)
     source = env["HOUSING_DATA__SOURCE"]
     python = sys.executable
+    cluster: list[servers.Server] = []
     try:
+        if args.dask:
+            cluster = start_cluster(root)
         seconds, _, _ = run([python, "-m", "flows.training"], env)
         print(f"trained the configured model in {seconds:.1f} s")
         run([python, "-m", "flows.promotion"], env)
@@ -98,6 +161,8 @@ def main() -> None:
             }
             figures.append(figure)
             print(json.dumps(figure))
+            if cluster:
+                print(json.dumps(on_cluster(data, root, env, cluster, args.partition_rows)))
             if size != 1_000_000 or args.skip_mlflow:
                 out.unlink(missing_ok=True)
                 data.unlink()
@@ -153,8 +218,8 @@ def main() -> None:
             data.unlink()
             predicted.unlink(missing_ok=True)
     finally:
-        mlflow.stop()
-        prefect.stop()
+        for server in [*cluster[::-1], mlflow, prefect]:
+            server.stop()
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -6,6 +6,7 @@ import contextlib
 import subprocess
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +19,9 @@ class PeakRss:
     """The sum of RSS over a process and its descendants, sampled every 0.2 s: its peak, and
     the samples as (wall-clock time, bytes), to find the peak inside any interval."""
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, also: Sequence[int] = ()) -> None:
         self.root, self.peak, self._stop = psutil.Process(pid), 0, threading.Event()
+        self.others = [psutil.Process(p) for p in also]  # other trees counted with it
         self.samples: list[tuple[float, int]] = []
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
@@ -28,6 +30,9 @@ class PeakRss:
         while not self._stop.is_set():
             try:
                 tree = [self.root, *self.root.children(recursive=True)]
+                for other in self.others:
+                    with contextlib.suppress(psutil.Error):
+                        tree += [other, *other.children(recursive=True)]
                 total = 0
                 for process in tree:
                     with contextlib.suppress(psutil.Error):
@@ -57,13 +62,14 @@ class Ran:
     launched: float  # wall-clock time of the start
 
 
-def run(command: list[str], env: dict[str, str]) -> Ran:
-    """Run `command` from the checkout; exits with its stderr's tail when it fails."""
+def run(command: list[str], env: dict[str, str], also: Sequence[int] = ()) -> Ran:
+    """Run `command` from the checkout; exits with its stderr's tail when it fails. The peak
+    memory adds the process trees of `also` (servers the command hands work to)."""
     launched, started = time.time(), time.perf_counter()
     process = subprocess.Popen(
         command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    memory = PeakRss(process.pid)
+    memory = PeakRss(process.pid, also)
     out, err = process.communicate()
     elapsed, peak = time.perf_counter() - started, memory.stop()
     if process.returncode != 0:
