@@ -2,13 +2,15 @@
 
     python -m deployments.bootstrap results-block       # the S3 result-storage block (team)
     python -m deployments.bootstrap alerts BLOCK_SLUG   # notify a block: release failed or held
+    python -m deployments.bootstrap strict-parameters   # after a `prefect deploy` by hand
 
 - MLflow users: `trainer` may write the project's experiment and registered model, `reader`
   may only read (the server's default permission). Done as the admin, over the REST API.
 - The result-storage block the workers share: bucket and folder only. The keys and the
   endpoint stay in each worker's environment (boto3's AWS_* variables), not in Prefect's DB.
 - The `housing` process work pool, and `prefect deploy --all` (which also creates the release
-  chain's automation from prefect.yaml's trigger).
+  chain's automation from prefect.yaml's trigger); then each deployment's parameter schema is
+  closed, so the API refuses a parameter the flow does not take (`strict-parameters`).
 - The release alerts, when an operator names a notification block (a Slack or e-mail block,
   a custom webhook): two automations that notify it when a release fails or its gates hold a
   candidate back. Automations cannot be upserted from prefect.yaml (prefect#18918), so they
@@ -111,8 +113,37 @@ def ensure_work_pool(env: Mapping[str, str]) -> None:
 
 
 def deploy_all(env: Mapping[str, str], cwd: Path = REPO) -> None:
-    """`prefect deploy --all` from a checkout: reads its prefect.yaml."""
+    """`prefect deploy --all` from a checkout (reads its prefect.yaml), then every deployment
+    of the project made to refuse a parameter its flow does not take."""
     _run([str(BIN / "prefect"), "--no-prompt", "deploy", "--all"], env, cwd)
+    _run([sys.executable, "-m", "deployments.bootstrap", "strict-parameters"], env, cwd)
+
+
+def _strict_parameters() -> list[str]:
+    """Close each project deployment's parameter schema (`additionalProperties: false`).
+
+    Prefect builds the schema from the flow's signature but leaves it open, so the API takes
+    `{"modle": ...}` and the run fails only once a worker has started it. Closed, the API
+    refuses it at creation (409, naming the key), as it refuses a wrong type. Nested keys
+    (inside `model`, `gates`) are the settings' to refuse, before any data is read.
+    """
+    from prefect import get_client
+    from prefect.client.schemas.actions import DeploymentUpdate
+
+    closed = []
+    with get_client(sync_client=True) as client:
+        flows = {f.id: f.name for f in client.read_flows()}
+        for deployment in client.read_deployments():
+            name = flows.get(deployment.flow_id, "")
+            schema = dict(deployment.parameter_openapi_schema or {})
+            if not name.startswith("housing-") or schema.get("additionalProperties") is False:
+                continue
+            schema["additionalProperties"] = False
+            client.update_deployment(
+                deployment.id, DeploymentUpdate(parameter_openapi_schema=schema)
+            )
+            closed.append(f"{name}/{deployment.name}")
+    return closed
 
 
 def _run(command: list[str], env: Mapping[str, str], cwd: Path = REPO) -> None:
@@ -205,6 +236,8 @@ def _save_results_block() -> None:
 if __name__ == "__main__":
     if sys.argv[1:] == ["results-block"]:
         _save_results_block()
+    elif sys.argv[1:] == ["strict-parameters"]:
+        print("parameter schemas closed:", ", ".join(_strict_parameters()) or "none")
     elif len(sys.argv) == 3 and sys.argv[1] == "alerts":
         _install_alerts(sys.argv[2])
     else:

@@ -115,6 +115,120 @@ def test_deployments_are_registered_with_their_schedule_and_pool(
         assert deployment["pull_steps"] == [{"flows.pull_steps.use_worker_directory": {}}]
 
 
+WRONG_VALUES = {  # a value of each JSON type, to give a parameter one its schema refuses
+    "array": [[1]],
+    "object": {"x": [1]},
+    "string": "text",
+    "number": 3.5,
+    "boolean": True,
+}
+
+
+def _allowed_types(spec: dict[str, Any]) -> set[str]:
+    kinds = {spec["type"]} if "type" in spec else set()
+    for option in spec.get("anyOf", []):
+        kinds |= _allowed_types(option)
+    return kinds
+
+
+def _wrong_value(spec: dict[str, Any]) -> Any:
+    allowed = _allowed_types(spec)  # 3.5 is no integer; True is neither number nor integer
+    return next(v for kind, v in WRONG_VALUES.items() if kind not in allowed)
+
+
+def _flow_runs(api: str) -> set[str]:
+    """The ids of the flow runs someone asked for (not the schedule's upcoming ones)."""
+    runs = httpx.post(f"{api}/flow_runs/filter", json={"limit": 200}, timeout=30).json()
+    return {r["id"] for r in runs if not r["auto_scheduled"]}
+
+
+def _final_state(api: str, flow_run_id: str, timeout: float = 300) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = httpx.get(f"{api}/flow_runs/{flow_run_id}", timeout=30).json()
+        if run["state"]["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
+            return dict(run["state"])
+        time.sleep(1)
+    raise AssertionError(f"flow run {flow_run_id} not final within {timeout:.0f} s")
+
+
+def test_every_deployment_refuses_an_unknown_or_mistyped_parameter_at_the_api_naming_it(
+    running_stack: dict[str, Any],
+) -> None:
+    api = running_stack["prefect_api"]
+    flows = {f["id"]: f["name"] for f in httpx.post(f"{api}/flows/filter", json={}).json()}
+    deployments = [
+        d
+        for d in httpx.post(f"{api}/deployments/filter", json={}, timeout=30).json()
+        if flows[d["flow_id"]].startswith("housing-")
+    ]
+    names = sorted(f"{flows[d['flow_id']]}/{d['name']}" for d in deployments)
+    assert {"housing-training/adhoc", "housing-scoring/batch", "housing-sweep/search"} <= set(names)
+    before = _flow_runs(api)
+
+    # when each deployment is asked for a run with a key its flow does not take, and with
+    # each of its parameters given a value of the wrong type
+    tried = 0
+    for deployment in deployments:
+        schema = deployment["parameter_openapi_schema"]
+        assert schema["additionalProperties"] is False, deployment["name"]
+        # the required ones get a well-typed value (the API would otherwise name them first)
+        base = {
+            n: "in.csv" for n in schema.get("required", []) if n not in deployment["parameters"]
+        }
+        cases = [({**base, "no_such_parameter": 1}, "no_such_parameter")]
+        cases += [({**base, n: _wrong_value(spec)}, n) for n, spec in schema["properties"].items()]
+        for parameters, field in cases:
+            answer = httpx.post(
+                f"{api}/deployments/{deployment['id']}/create_flow_run",
+                json={"parameters": parameters},
+                timeout=30,
+            )
+            tried += 1
+            # then the API refuses it, naming the parameter
+            assert answer.status_code == 409, (deployment["name"], parameters, answer.text)
+            assert field in answer.json()["detail"], answer.text
+
+    # and no run was created by any of them
+    assert _flow_runs(api) == before
+    print(f"\n{tried} bad parameter sets to {len(deployments)} deployments: {tried} refused")
+
+
+def test_a_nested_parameter_out_of_range_or_unknown_fails_the_run_before_any_step(
+    running_stack: dict[str, Any],
+) -> None:
+    api, client = running_stack["prefect_api"], mlflow_client(running_stack["mlflow"])
+    adhoc = httpx.get(f"{api}/deployments/name/housing-training/adhoc", timeout=30).json()
+    experiment = client.get_experiment_by_name("housing_price_prediction")
+    runs_before = len(client.search_runs([experiment.experiment_id])) if experiment else 0
+    cases = {
+        "model.n_estimators": {"model": {"family": "random_forest", "n_estimators": 0}},
+        "model.n_estimatorz": {"model": {"family": "random_forest", "n_estimatorz": 5}},
+        "registration_gates.max_rmse": {"registration_gates": {"max_rmse": -1}},
+    }
+    for field, parameters in cases.items():
+        created = httpx.post(
+            f"{api}/deployments/{adhoc['id']}/create_flow_run",
+            json={"parameters": parameters},
+            timeout=30,
+        )
+        assert created.status_code == 201, created.text
+        flow_run_id = created.json()["id"]
+        # when the worker runs it, then it fails naming the field, and no step ran
+        state = _final_state(api, flow_run_id)
+        assert state["type"] == "FAILED", state
+        assert field in state["message"], state["message"]
+        tasks = httpx.post(
+            f"{api}/task_runs/filter",
+            json={"flow_runs": {"id": {"any_": [flow_run_id]}}},
+            timeout=30,
+        ).json()
+        assert tasks == [], [t["name"] for t in tasks]
+    # and nothing reached MLflow
+    experiment = client.get_experiment_by_name("housing_price_prediction")
+    assert (len(client.search_runs([experiment.experiment_id])) if experiment else 0) == runs_before
+
+
 def test_adhoc_training_with_an_override_then_release_then_serve(
     running_stack: dict[str, Any], data_source: str, tmp_path: Path
 ) -> None:
