@@ -28,7 +28,7 @@ from housing_core.data.validation import DataValidationError
 from housing_core.isolation.streaming import ScoringProcessError
 from housing_core.settings import SettingsError, load_settings
 from housing_core.storage import StorageError
-from housing_core.tracking.connection import TrackingUnavailableError
+from housing_core.tracking.connection import ArtifactStoreError, TrackingUnavailableError
 from housing_core.tracking.registry import AliasNotSetError
 from tasks.reports import publish_table
 from tasks.runtime import (
@@ -75,6 +75,7 @@ def describe_run() -> str:
     DataValidationError,
     StorageError,
     TrackingUnavailableError,
+    ArtifactStoreError,
     AliasNotSetError,
     ScoringProcessError,
     NoProfileError,

@@ -25,7 +25,7 @@ from housing_core.promotion.decision import RollbackError, VersionScore
 from housing_core.promotion.records import Release
 from housing_core.promotion.report import headline, report
 from housing_core.settings import SettingsError, load_settings
-from housing_core.tracking.connection import TrackingUnavailableError
+from housing_core.tracking.connection import ArtifactStoreError, TrackingUnavailableError
 from housing_core.tracking.registry import AliasMismatchError
 from tasks.data import prepare_data
 from tasks.promotion import (
@@ -80,6 +80,7 @@ def describe_run() -> str:
     DataSourceError,
     DataValidationError,
     TrackingUnavailableError,
+    ArtifactStoreError,
     RollbackError,
     AliasMismatchError,
     TimeoutError,

@@ -44,7 +44,7 @@ from housing_core.scoring.report import scoring_report, summary_line
 from housing_core.scoring.target import Target
 from housing_core.settings import Settings, SettingsError, load_settings
 from housing_core.storage import StorageError
-from housing_core.tracking.connection import TrackingUnavailableError
+from housing_core.tracking.connection import ArtifactStoreError, TrackingUnavailableError
 from housing_core.tracking.registry import AliasNotSetError
 from tasks.reports import publish_report
 from tasks.runtime import (
@@ -114,6 +114,7 @@ def describe_run() -> str:
     DataValidationError,
     StorageError,
     TrackingUnavailableError,
+    ArtifactStoreError,
     AliasNotSetError,
     DriftedBatchError,
     ScoringProcessError,

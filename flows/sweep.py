@@ -38,7 +38,7 @@ from housing_core.sweep.recording import SweepRun
 from housing_core.sweep.space import SearchSpace, SpaceError, load_space
 from housing_core.sweep.study import StudyStorageError
 from housing_core.sweep.trial import TrialScore
-from housing_core.tracking.connection import TrackingUnavailableError
+from housing_core.tracking.connection import ArtifactStoreError, TrackingUnavailableError
 from housing_core.versioning import code_version, frame_version, training_key
 from tasks.caching import cache_locks
 from tasks.data import prepare_data
@@ -78,6 +78,7 @@ class SweepSummary(BaseModel):
     DataSourceError,
     DataValidationError,
     TrackingUnavailableError,
+    ArtifactStoreError,
     DaskUnavailableError,
 )
 def sweep_flow(

@@ -19,7 +19,7 @@ from flows.embedded import run_embedded
 from housing_core.data.source import DataSourceError
 from housing_core.data.validation import DataValidationError
 from housing_core.settings import SettingsError, load_settings
-from housing_core.tracking.connection import TrackingUnavailableError
+from housing_core.tracking.connection import ArtifactStoreError, TrackingUnavailableError
 from housing_core.training import identity
 from housing_core.training.content import TrainingRecord
 from housing_core.training.report import training_report, training_summary
@@ -56,6 +56,7 @@ class TrainingSummary(BaseModel):
     DataSourceError,
     DataValidationError,
     TrackingUnavailableError,
+    ArtifactStoreError,
     QualityGateError,
 )
 def training_flow(

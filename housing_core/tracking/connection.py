@@ -29,6 +29,18 @@ class TrackingUnavailableError(RuntimeError):
     """The tracking server did not answer: names the URI so the operator knows where to look."""
 
 
+class ArtifactStoreError(RuntimeError):
+    """The tracking server's artifact store did not take a run's files (a full or read-only
+    disk, a missing bucket, a store that is down): names the server, the run and the cause."""
+
+
+def is_artifact_store_failure(exc: BaseException) -> bool:
+    """Whether `exc` came from storing artifacts: through the server's proxy
+    (`mlflow-artifacts`), or straight to object storage (boto3)."""
+    package = type(exc).__module__.split(".", 1)[0]
+    return "mlflow-artifacts" in str(exc) or package in ("botocore", "boto3", "s3transfer")
+
+
 @dataclass(frozen=True)
 class Tracking:
     """A client on one tracking server, for both runs and the registry."""

@@ -18,7 +18,12 @@ from matplotlib.figure import Figure
 from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 
-from housing_core.tracking.connection import Tracking
+from housing_core.tracking.connection import (
+    ArtifactStoreError,
+    Tracking,
+    first_line,
+    is_artifact_store_failure,
+)
 
 
 @dataclass(frozen=True)
@@ -176,9 +181,14 @@ def failing_on_error(tracking: Tracking, run_id: str) -> Iterator[None]:
     then the next run of the same work sweeps it, see `fail_runs_left_running`)."""
     try:
         yield
-    except BaseException:
+    except BaseException as exc:
         with suppress(Exception):
             tracking.client.set_terminated(run_id, status="FAILED")
+        if isinstance(exc, Exception) and is_artifact_store_failure(exc):
+            raise ArtifactStoreError(
+                f"the artifact store of MLflow at {tracking.uri} did not take run {run_id}'s "
+                f"files: {first_line(exc)}; the run is marked FAILED"
+            ) from exc
         raise
 
 

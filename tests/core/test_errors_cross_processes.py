@@ -20,6 +20,7 @@ from housing_core.storage.errors import (
     StorageUnavailableError,
 )
 from housing_core.sweep.space import SpaceError
+from housing_core.tracking.connection import ArtifactStoreError
 
 CASES = [
     (DataValidationError(["'population': 3 rows outside [1, 100000]"], "in.csv"), "problems"),
@@ -33,6 +34,7 @@ CASES = [
     (StorageNotWritableError("/ro/out.parquet", "read-only folder"), "problem"),
     (StorageContentError("in.csv", "empty file"), "problem"),
     (LocationError("ftp://x", "unknown scheme 'ftp'"), "problem"),
+    (ArtifactStoreError("the artifact store of MLflow at http://m did not take run r"), "args"),
 ]
 
 

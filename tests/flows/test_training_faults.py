@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import time
@@ -123,8 +124,12 @@ def test_server_dying_mid_run_leaves_no_run_running_after_the_rerun(
         runs = client.search_runs(
             [client.get_experiment_by_name(flow_env.experiment_name).experiment_id]
         )
+        versions = client.search_model_versions(f"name = '{flow_env.model_name}'")
     finally:
         server.stop()
+
+    # then exactly one version is registered, the re-run's: none half-done, none twice
+    assert [v.run_id for v in versions] == [rerun["run_id"]]
 
     # then the stale run is FAILED, the new one FINISHED, and the upstream steps were reused
     statuses = {r.info.run_id: r.info.status for r in runs}
@@ -148,3 +153,46 @@ def _wait_for_running_run(
                 return runs[0].info.run_id
         time.sleep(0.1)
     raise AssertionError("no RUNNING run appeared")
+
+
+def test_an_artifact_store_that_cannot_be_written_fails_the_run_and_registers_nothing(
+    flow_env: FlowEnv, tmp_path: Path
+) -> None:
+    # given a tracking server of this test's own whose artifact store stops taking writes
+    # once the run is being logged (its folder replaced by a file: even root cannot write)
+    root = tmp_path / "own-mlflow"
+    server = servers.start_mlflow(root)
+    env = flow_env.with_(MLFLOW_TRACKING_URI=server.url)
+    client = mlflow_client(server.url)
+    store = root / "mlartifacts"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flows.training"],
+        cwd=REPO,
+        env=env.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        running = _wait_for_running_run(client, flow_env.experiment_name, process)
+        shutil.rmtree(store, ignore_errors=True)
+        store.write_text("not a folder")
+        _, stderr = process.communicate(timeout=300)
+
+        # then the run fails with an error that says the artifacts could not be written
+        assert process.returncode == 1, stderr[-3000:]
+        assert f"ArtifactStoreError: the artifact store of MLflow at {server.url}" in stderr
+        assert f"did not take run {running}'s files" in stderr, stderr[-3000:]
+        # and no version was registered, and the MLflow run is not left RUNNING
+        assert client.search_model_versions(f"name = '{flow_env.model_name}'") == []
+        assert client.get_run(running).info.status == "FAILED"
+
+        # when the store takes writes again, the re-run registers exactly one version
+        store.unlink()
+        store.mkdir()
+        rerun = run_training(env).summary
+        versions = client.search_model_versions(f"name = '{flow_env.model_name}'")
+    finally:
+        process.kill()
+        server.stop()
+    assert [v.run_id for v in versions] == [rerun["run_id"]]
