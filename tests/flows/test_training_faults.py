@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
@@ -196,3 +197,49 @@ def test_an_artifact_store_that_cannot_be_written_fails_the_run_and_registers_no
         process.kill()
         server.stop()
     assert [v.run_id for v in versions] == [rerun["run_id"]]
+
+
+def test_a_prefect_server_restarted_mid_run_leaves_one_version_and_nothing_running(
+    flow_env: FlowEnv, tmp_path: Path
+) -> None:
+    # given a Prefect server of this test's own, restarted (same port, same database) while
+    # the training is being logged to MLflow
+    home, port = tmp_path / "own-prefect", servers.free_port()
+    prefect = servers.start_prefect(home, port)
+    env = flow_env.with_(PREFECT_API_URL=prefect.url)
+    client = mlflow_client(flow_env.tracking_uri)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flows.training"],
+        cwd=REPO,
+        env=env.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        running = _wait_for_running_run(client, flow_env.experiment_name, process)
+        stopped = time.monotonic()
+        prefect.stop(timeout=10)
+        prefect = servers.start_prefect(home, port)
+        down = time.monotonic() - stopped
+        _, stderr = process.communicate(timeout=300)
+
+        # then the run ended, completed (the client retried through the gap) or failed
+        # cleanly; its MLflow run is not left RUNNING
+        assert process.returncode in (0, 1), stderr[-3000:]
+        assert client.get_run(running).info.status in ("FINISHED", "FAILED")
+
+        # and a re-run completes, leaving exactly one registered version and no RUNNING run
+        rerun = run_training(env).summary
+        experiment = client.get_experiment_by_name(flow_env.experiment_name)
+        statuses = [r.info.status for r in client.search_runs([experiment.experiment_id])]
+        versions = client.search_model_versions(f"name = '{flow_env.model_name}'")
+        final = httpx.get(f"{prefect.url}/flow_runs/{rerun['flow_run_id']}", timeout=30).json()
+    finally:
+        process.kill()
+        prefect.stop()
+    assert "RUNNING" not in statuses
+    assert len(versions) == 1
+    assert final["state"]["type"] == "COMPLETED"
+    outcome = "completed" if process.returncode == 0 else "failed cleanly"
+    print(f"\nPrefect down {down:.1f} s mid-logging: the run {outcome}; one version after re-run")
