@@ -8,6 +8,8 @@ put on the alias by hand, and is never served.
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -17,9 +19,11 @@ from pathlib import Path
 import httpx
 import mlflow
 import pandas as pd
+import psutil
 import pytest
 
 from housing_core.isolation.payloads import serving_payload
+from housing_core.serving.workers import WORKER
 from tests import servers
 from tests.conftest import FlowEnv, make_flow_env, mlflow_client, run_training
 from tests.flows.conftest import LOOSE_GATES, WEAK, run_promotion
@@ -70,6 +74,7 @@ class Client(threading.Thread):
         super().__init__(daemon=True)
         self.url, self.payload = url, payload
         self.answers: list[tuple[float, int, str]] = []  # (time, status, version)
+        self.prices: dict[str, set[float]] = {}  # version: the prices it gave the one row
         self.failures: list[str] = []
         self.stopping = threading.Event()
 
@@ -83,6 +88,9 @@ class Client(threading.Thread):
                     continue
                 version = response.headers.get("x-model-version", "?")
                 self.answers.append((time.time(), response.status_code, version))
+                if response.status_code == 200:
+                    price = float(response.json()["predictions"][0])
+                    self.prices.setdefault(version, set()).add(price)
                 time.sleep(0.02)
 
     def versions(self) -> list[str]:
@@ -210,3 +218,47 @@ def _wait(condition: object, what: str, timeout_s: float = 120.0) -> None:
             return
         time.sleep(0.2)
     raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+
+
+def _workers(server: servers.Server) -> list[int]:
+    """The pids of housing-serve's worker processes (children running the worker script)."""
+    found = []
+    for process in psutil.Process(server.pid).children(recursive=True):
+        try:  # a killed worker stays a zombie until the supervisor reaps it: not a worker
+            if process.status() != psutil.STATUS_ZOMBIE and str(WORKER) in process.cmdline():
+                found.append(process.pid)
+        except psutil.Error:
+            continue
+    return sorted(found)
+
+
+def test_a_worker_killed_under_load_is_replaced_and_no_answer_is_wrong(
+    server: servers.Server, clients: list[Client]
+) -> None:
+    # given two workers serving three clients that never stop
+    before = _workers(server)
+    assert len(before) == 2, before
+    answered = sum(len(c.answers) for c in clients)
+
+    # when one worker is SIGKILLed mid-load (a crash, the OOM killer)
+    killed = time.monotonic()
+    os.kill(before[0], signal.SIGKILL)
+    _wait(lambda: len(_workers(server)) == 2 and before[0] not in _workers(server), "a new worker")
+    replaced = time.monotonic() - killed
+    _wait(lambda: sum(len(c.answers) for c in clients) > answered + 50, "50 more answers")
+    for c in clients:
+        c.stopping.set()
+    for c in clients:
+        c.join(timeout=30)
+
+    # then the supervisor replaced it, at most the requests in flight on it failed (one per
+    # client), no answer was a 5xx, and every answer of a version is that version's price
+    failures = [f for c in clients for f in c.failures]
+    statuses = {status for c in clients for _, status, _ in c.answers}
+    print(f"\nworker killed: replaced in {replaced:.1f} s, {len(failures)} failed requests")
+    assert len(failures) <= len(clients), failures
+    assert statuses == {200}, statuses
+    for c in clients:
+        assert all(len(prices) == 1 for prices in c.prices.values()), c.prices
+    assert httpx.get(f"{server.url}/ping", timeout=30).status_code == 200
+    assert "exited (-9): replacing it" in server.log.read_text()
