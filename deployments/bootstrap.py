@@ -3,6 +3,7 @@
     python -m deployments.bootstrap results-block       # the S3 result-storage block (team)
     python -m deployments.bootstrap alerts BLOCK_SLUG   # notify a block: release failed or held
     python -m deployments.bootstrap strict-parameters   # after a `prefect deploy` by hand
+    python -m deployments.bootstrap watchdog            # zombie and stuck-PENDING runs
 
 - MLflow users: `trainer` may write the project's experiment and registered model, `reader`
   may only read (the server's default permission). Done as the admin, over the REST API.
@@ -15,6 +16,9 @@
   a custom webhook): two automations that notify it when a release fails or its gates hold a
   candidate back. Automations cannot be upserted from prefect.yaml (prefect#18918), so they
   are created here, replaced on each run.
+- The watchdog (`deployments/watchdog.py`): two automations that mark CRASHED a RUNNING run
+  whose heartbeats stopped and a PENDING run that never started, freeing its deployment's
+  concurrency slot. Their windows are settings (`HOUSING_WATCHDOG__*`).
 
 Each step is idempotent: running it against a bootstrapped stack changes nothing.
 Every Prefect step runs as a subprocess with the caller's environment (PREFECT_API_URL,
@@ -238,6 +242,14 @@ if __name__ == "__main__":
         _save_results_block()
     elif sys.argv[1:] == ["strict-parameters"]:
         print("parameter schemas closed:", ", ".join(_strict_parameters()) or "none")
+    elif sys.argv[1:] == ["watchdog"]:
+        from deployments.watchdog import WatchdogError, install
+        from housing_core.settings import SettingsError
+
+        try:
+            print("watchdog automations created:", ", ".join(install()) or "none (up to date)")
+        except (WatchdogError, SettingsError) as error:
+            sys.exit(f"watchdog not installed: {error}")
     elif len(sys.argv) == 3 and sys.argv[1] == "alerts":
         _install_alerts(sys.argv[2])
     else:

@@ -33,6 +33,10 @@ S3RVER_KEY = "S3RVER"
 MLFLOW_BUCKET = "mlflow"
 RESULTS_BUCKET = "prefect-results"
 RESULTS_BLOCK = "s3-bucket/housing-results"
+# Prefect's minimum: a flow run of a worker tells the server it is alive this often, so the
+# watchdog automation (deployments/watchdog.py) can tell a lost host from a slow step
+HEARTBEAT_ENV = "PREFECT_FLOWS_HEARTBEAT_FREQUENCY"
+HEARTBEAT_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -381,18 +385,23 @@ def prefect_server(
 
 
 def worker(
-    name: str, env: Mapping[str, str], cwd: Path, queues: tuple[str, ...] = ()
+    name: str,
+    env: Mapping[str, str],
+    cwd: Path,
+    queues: tuple[str, ...] = (),
+    pool: str = WORK_POOL,
 ) -> ServiceSpec:
     """A process worker of the `housing` pool, started in (and running flows from) `cwd`.
 
-    `env` is the whole client environment of `client_env`, plus the worker's own state.
+    `env` is the whole client environment of `client_env`, plus the worker's own state. Its
+    flow runs inherit it, heartbeats included (every HEARTBEAT_SECONDS unless `env` says).
     """
     command = [
         str(BIN / "prefect"),
         "worker",
         "start",
         "--pool",
-        WORK_POOL,
+        pool,
         "--name",
         name,
         "--type",
@@ -400,7 +409,12 @@ def worker(
     ]
     for queue in queues:
         command += ["--work-queue", queue]
-    merged = {**env, "PWD": str(cwd), "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}"}
+    merged = {
+        HEARTBEAT_ENV: str(HEARTBEAT_SECONDS),
+        **env,
+        "PWD": str(cwd),
+        "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+    }
     return ServiceSpec(name, command, url=env["PREFECT_API_URL"], health="", env=merged, cwd=cwd)
 
 

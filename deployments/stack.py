@@ -42,6 +42,7 @@ from typing import Any
 
 from deployments import bootstrap, services
 from deployments.services import BIN, REPO, Endpoints, MlflowAuth, ServiceSpec
+from deployments.watchdog import install_watchdog
 
 PROFILES = ("dev", "team")
 DEFAULT_PORTS = {"prefect": 4200, "mlflow": 5000, "postgres": 15432, "redis": 16379, "s3": 14568}
@@ -208,6 +209,8 @@ def _workers(
     for i in range(1, count + 1):
         home = layout.state / f"worker-{i}"
         env = {**endpoints.client_env(), **extra, "PREFECT_HOME": str(home)}
+        if services.HEARTBEAT_ENV in os.environ:  # the frequency the watchdog was checked with
+            env[services.HEARTBEAT_ENV] = os.environ[services.HEARTBEAT_ENV]
         if results_local:  # one machine: the workers share this folder
             env["PREFECT_RESULTS_LOCAL_STORAGE_PATH"] = str(layout.state / "results")
         specs.append(services.worker(f"housing-worker-{i}", env, REPO))
@@ -359,6 +362,7 @@ def up(
             bootstrap.results_block(client)
         bootstrap.ensure_work_pool(client)
         bootstrap.deploy_all(client)
+        install_watchdog(client)
         for spec in todo.workers:
             supervisorctl(layout, "start", spec.name)
     except BaseException:

@@ -23,6 +23,7 @@ from mlflow import MlflowClient
 
 from deployments import services
 from deployments.services import S3Store
+from deployments.watchdog import install_watchdog
 from housing_core.storage import S3Connection
 from tests import servers
 
@@ -50,8 +51,17 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.
 @pytest.fixture(scope="session")
 def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.Server]:
     server = servers.start_prefect(tmp_path_factory.mktemp("prefect-home"))
+    # as the stack's bootstrap does: zombie and stuck-PENDING runs are marked CRASHED
+    install_watchdog({**watchdog_env(), "PREFECT_API_URL": server.url})
     yield server
     server.stop()
+
+
+def watchdog_env(**settings: str) -> dict[str, str]:
+    """The environment the watchdog's bootstrap step reads its windows from: HOUSING_WATCHDOG__*
+    from `settings` only, not from whatever the session was started with."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("HOUSING_", "PREFECT_"))}
+    return {**base, **{f"HOUSING_WATCHDOG__{k.upper()}": v for k, v in settings.items()}}
 
 
 BUCKET = "housing"  # the tests' object-store bucket

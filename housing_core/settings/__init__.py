@@ -18,6 +18,7 @@ from housing_core.settings.jobs import (
     DriftSettings,
     ScoringSettings,
     SweepSettings,
+    WatchdogSettings,
 )
 from housing_core.settings.loading import SettingsError, load_settings
 from housing_core.settings.sections import (
@@ -57,5 +58,6 @@ __all__ = [
     "SettingsError",
     "SplitSettings",
     "SweepSettings",
+    "WatchdogSettings",
     "load_settings",
 ]

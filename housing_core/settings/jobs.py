@@ -101,3 +101,23 @@ class SweepSettings(_Frozen):
     register_best: bool = Field(
         True, description="retrain the best configuration on all training rows and register it"
     )
+
+
+class WatchdogSettings(_Frozen):
+    """How long Prefect's automations wait before they mark a silent flow run CRASHED.
+
+    Read by the bootstrap, which installs the automations; a flow run never reads them.
+    """
+
+    heartbeat_window_s: int = Field(
+        90,
+        ge=1,
+        description="a RUNNING flow run whose heartbeats stop for this long is marked CRASHED; "
+        "at least 3 x PREFECT_FLOWS_HEARTBEAT_FREQUENCY of the workers",
+    )
+    pending_window_s: int = Field(
+        600,
+        ge=10,
+        description="a PENDING flow run that does not start RUNNING within this long is marked "
+        "CRASHED, which frees its deployment's concurrency slot",
+    )

@@ -21,6 +21,7 @@ from housing_core.settings.jobs import (
     DriftSettings,
     ScoringSettings,
     SweepSettings,
+    WatchdogSettings,
 )
 from housing_core.settings.sections import (
     CacheSettings,
@@ -62,6 +63,7 @@ class Settings(BaseSettings):
     drift: DriftSettings = DriftSettings()
     dask: DaskSettings = DaskSettings()
     sweep: SweepSettings = SweepSettings()
+    watchdog: WatchdogSettings = WatchdogSettings()
     state_dir: Path = Field(
         Path(LOCAL_STATE_DIR), description="embedded MLflow store, served models, environments"
     )

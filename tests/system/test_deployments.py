@@ -113,6 +113,12 @@ def test_deployments_are_registered_with_their_schedule_and_pool(
     # nothing machine-specific was baked in: the pull step resolves on the worker
     for deployment in (nightly, adhoc, release):
         assert deployment["pull_steps"] == [{"flows.pull_steps.use_worker_directory": {}}]
+    # the bootstrap installed the watchdog, and the worker's runs send heartbeats it can hear
+    automations = httpx.post(f"{api}/automations/filter", json={}, timeout=30).json()
+    watchdog = {a["name"]: a["trigger"]["within"] for a in automations}
+    assert watchdog["housing-zombie-runs"] == 90 and watchdog["housing-stuck-pending"] == 600
+    conf = (Path(running_stack["state"]) / "supervisord.conf").read_text()
+    assert 'PREFECT_FLOWS_HEARTBEAT_FREQUENCY="30"' in conf
 
 
 WRONG_VALUES = {  # a value of each JSON type, to give a parameter one its schema refuses
