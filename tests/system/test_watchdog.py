@@ -77,11 +77,25 @@ def test_the_bootstrap_refuses_a_window_shorter_than_three_heartbeats_naming_the
     assert "Traceback" not in done.stderr
 
 
+class RetryingTransport(httpx.HTTPTransport):
+    """Retries 502/503: the session's SQLite Prefect server answers 503 while its database is
+    locked on a loaded host. Prefect's own client retries them too."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        for attempt in range(6):
+            response = super().handle_request(request)
+            if response.status_code not in (502, 503) or attempt == 5:
+                break
+            response.close()
+            time.sleep(1 + attempt)
+        return response
+
+
 class Pool:
     """This test's pool on the session server: its deployments, workers and flow runs."""
 
     def __init__(self, api: str, flow_env: FlowEnv, root: Path) -> None:
-        self.http = httpx.Client(base_url=api, timeout=30)
+        self.http = httpx.Client(base_url=api, timeout=30, transport=RetryingTransport())
         self.flow_env, self.root = flow_env, root
         self.workers: dict[str, Server] = {}
         answer = self.http.post("/work_pools/", json={"name": POOL, "type": "process"})
