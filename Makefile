@@ -31,7 +31,7 @@ typecheck: setup
 check: lint typecheck  ## static checks only
 
 test: check system-deps  ## static checks, then every test (starts its own servers on loopback)
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 unit: setup  ## the quick tests (no server but a throw-away Redis)
 	$(BIN)/python -m pytest tests/core tests/tasks

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import shutil
 import tempfile
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +70,15 @@ class TeamStack:
             self.prefect_spec(), self.root / "prefect-server.log", base
         )
         return self.servers["prefect"]
+
+    def restart_postgres(self, base: Mapping[str, str]) -> float:
+        """Stop PostgreSQL (a fast shutdown, as an operator's restart does) and start it again
+        on the same data and port; the seconds it was down."""
+        stopped = time.monotonic()
+        self.servers["postgres"].stop()
+        spec = services.postgres(self.pg_root, self.pg_port, durable=False)
+        self.servers["postgres"] = start_spec(spec, self.root / "postgres.log", base)
+        return time.monotonic() - stopped
 
     def stop(self) -> None:
         for server in reversed(list(self.servers.values())):

@@ -7,7 +7,8 @@ One module-scoped stack (`tests/team.py`), the tests in order:
 3. Two identical new runs start together on A and B: one trains, one version.
 4. A release moves `production`; housing-serve as `reader` serves it; 401s and a 403.
 5. No secret is in a log, an artifact, a deployment, a flow run's parameters or MLflow.
-6. A Prefect restart while a lease is held: the lease survives and frees its slot.
+6. A Prefect restart while a lease is held: the lease survives and frees its slot. Then
+   PostgreSQL restarts, idle and during a training: both servers reconnect, nothing is lost.
 7. Everything stops, and nothing of the stack is left running.
 """
 
@@ -451,6 +452,90 @@ def test_6_a_lease_outlives_a_prefect_restart(team: Team) -> None:
         assert renewed.status_code == 204, renewed.text
         api.post("/v2/concurrency_limits/decrement-with-lease", json={"lease_id": lease_id})
         assert api.get("/v2/concurrency_limits/team-test-lock").json()["active_slots"] == 0
+
+
+def _answering(team: Team, timeout_s: float = 90) -> float:
+    """Seconds until both servers answer reads again (each reconnects to PostgreSQL)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        try:
+            with prefect_api(team) as api:
+                prefect_ok = api.post("/flow_runs/filter", json={"limit": 1}).status_code == 200
+            mlflow_as(team, "reader").search_registered_models()
+            if prefect_ok:
+                return time.monotonic() - started
+        except (httpx.HTTPError, MlflowException):
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"the servers did not answer within {timeout_s:.0f} s of the restart")
+
+
+def _flow_run_state(team: Team, flow_run_id: str, timeout_s: float = 300) -> dict[str, Any]:
+    """The run's final state, polling through the API's errors while the database is away."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with prefect_api(team) as api:
+                state = api.get(f"/flow_runs/{flow_run_id}").json()["state"]
+            if state["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
+                return dict(state)
+        except (httpx.HTTPError, KeyError, ValueError):
+            pass
+        time.sleep(1)
+    raise AssertionError(f"flow run {flow_run_id} not final within {timeout_s:.0f} s")
+
+
+def test_6b_postgresql_restarted_idle_then_mid_run_loses_nothing(team: Team) -> None:
+    reader = mlflow_as(team, "reader")
+    versions_before = {v.version for v in reader.search_model_versions(f"name = '{MODEL}'")}
+    with prefect_api(team) as api:
+        runs_before = {r["id"] for r in api.post("/flow_runs/filter", json={}).json()}
+        adhoc = api.get("/deployments/name/housing-training/adhoc").json()
+
+    # when PostgreSQL restarts while nothing runs
+    down = team.stack.restart_postgres(team.base)
+    back = _answering(team)
+
+    # then both servers answer again, holding what they held
+    reader = mlflow_as(team, "reader")
+    assert {v.version for v in reader.search_model_versions(f"name = '{MODEL}'")} == versions_before
+    with prefect_api(team) as api:
+        assert {r["id"] for r in api.post("/flow_runs/filter", json={}).json()} >= runs_before
+
+    # when it restarts again while a training runs on a worker
+    model = {"family": "random_forest", "n_estimators": 25, "max_depth": 9}
+    with prefect_api(team) as api:
+        created = api.post(
+            f"/deployments/{adhoc['id']}/create_flow_run", json={"parameters": {"model": model}}
+        )
+        assert created.status_code == 201, created.text
+        flow_run_id = created.json()["id"]
+        deadline = time.monotonic() + 120
+        while api.get(f"/flow_runs/{flow_run_id}").json()["state"]["type"] != "RUNNING":
+            assert time.monotonic() < deadline, "the training never started"
+            time.sleep(0.5)
+    mid_down = team.stack.restart_postgres(team.base)
+    state = _flow_run_state(team, flow_run_id)
+    if state["type"] != "COMPLETED":  # failed cleanly: the re-run must then complete
+        flow_run_id, _ = run_deployment(
+            team, "housing-training/adhoc", f"model={json.dumps(model)}"
+        )
+    team.timings["postgres down idle"], team.timings["postgres down mid-run"] = down, mid_down
+    print(
+        f"\npostgres down {down:.1f} s idle (servers back {back:.1f} s later), {mid_down:.1f} s "
+        f"mid-run: the run ended {state['type']}"
+    )
+
+    # then the training's version is registered once, no MLflow run is left RUNNING, and
+    # every version and flow run from before is still there
+    reader = mlflow_as(team, "reader")
+    versions = {v.version for v in reader.search_model_versions(f"name = '{MODEL}'")}
+    assert versions_before < versions and len(registered_versions(team, flow_run_id)) == 1
+    experiment = reader.get_experiment_by_name("housing_price_prediction")
+    running = reader.search_runs([experiment.experiment_id], "attributes.status = 'RUNNING'")
+    assert running == [], [r.info.run_id for r in running]
+    with prefect_api(team) as api:
+        assert {r["id"] for r in api.post("/flow_runs/filter", json={}).json()} >= runs_before
 
 
 def test_7_everything_stops_and_nothing_is_left(team: Team) -> None:
