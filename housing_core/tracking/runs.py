@@ -101,6 +101,16 @@ def find_finished_run(tracking: Tracking, experiment_id: str, tag: str, value: s
     return runs[0].info.run_id if runs else None
 
 
+def find_runs(tracking: Tracking, experiment_id: str, tag: str, value: str) -> list[str]:
+    """Every run whose `tag` is `value`, whatever its status, the earliest first."""
+    found = tracking.client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.`{tag}` = '{value}'",
+        order_by=["attributes.start_time ASC"],
+    )
+    return [run.info.run_id for run in found]
+
+
 def create_run(tracking: Tracking, experiment_id: str, content: RunContent) -> str:
     """A new RUNNING run holding `content`; finish it with `finish_run`."""
     client = tracking.client

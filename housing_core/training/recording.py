@@ -72,6 +72,9 @@ def record_training(
                 tracking.uri,
                 notes,
             )
+    finished = _finish_interrupted(tracking, names, experiment_id, key, notes)
+    if finished is not None:
+        return finished
     logged = _log(tracking, names, experiment_id, record)
     if not record.evaluation.passed:
         notes.append(
@@ -88,6 +91,31 @@ def record_training(
         tracking.uri,
         notes,
     )
+
+
+def _finish_interrupted(
+    tracking: Tracking, names: MlflowSettings, experiment_id: str, key: str, notes: list[str]
+) -> LoggedTraining | None:
+    """The same training's version, registered by a run whose process died before it could
+    finish the run (a lost host): that run is finished and its version returned, so a
+    re-run never registers the training twice. None when no such version exists."""
+    for run_id in runs.find_runs(tracking, experiment_id, TRAINING_KEY_TAG, key):
+        version = registry.version_of_run(tracking, names.registered_model_name, run_id)
+        if version is None:
+            continue
+        runs.set_run_tags(tracking, run_id, {REGISTERED_VERSION_TAG: version.version})
+        runs.finish_run(tracking, run_id)
+        notes.append(
+            f"identical training already registered as version {version.version} by run "
+            f"{run_id}, whose process ended before finishing it: run finished, nothing new "
+            "registered"
+        )
+        for note in notes:
+            log.info(note)
+        return LoggedTraining(
+            run_id, experiment_id, version.source, version.version, True, tracking.uri, notes
+        )
+    return None
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,29 @@ def test_identical_rerun_is_cached_and_registers_nothing_new(flow_env: FlowEnv) 
     assert len(versions) == 1
 
 
+def test_a_run_lost_after_registering_is_finished_by_the_rerun_not_registered_twice(
+    flow_env: FlowEnv,
+) -> None:
+    # given a training that registered v1 and then lost its host before finishing its run
+    # (its flow run ended; its MLflow run was left RUNNING, without the version's tag)
+    first = run_training(flow_env).summary
+    client = mlflow_client(flow_env.tracking_uri)
+    client.update_run(str(first["run_id"]), status="RUNNING")
+    client.delete_tag(str(first["run_id"]), "housing.registered_version")
+
+    # when the same training runs again
+    second = run_training(flow_env).summary
+
+    # then it registers nothing new: the lost run is finished with its version, and reused
+    versions = client.search_model_versions(f"name = '{flow_env.model_name}'")
+    assert [v.version for v in versions] == ["1"]
+    assert second["registered_version"] == "1" and second["reused"] is True
+    assert second["run_id"] == first["run_id"]
+    run = client.get_run(str(first["run_id"]))
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["housing.registered_version"] == "1"
+
+
 def test_hyperparameter_change_reuses_only_the_data_steps(flow_env: FlowEnv) -> None:
     first = run_training(flow_env).summary
 
