@@ -54,8 +54,9 @@ class Server:
         return group_alive(self.pid)
 
     def stop(self, timeout: float = 20.0) -> None:
-        """SIGTERM the group; SIGKILL what is left after `timeout` seconds."""
-        stop_group(self.pid, timeout)
+        """SIGTERM the group (PostgreSQL: SIGINT, its fast shutdown; on SIGTERM it waits for
+        every client to leave); SIGKILL what is left after `timeout` seconds."""
+        stop_group(self.pid, timeout, signal.SIGINT if self.name == "postgres" else signal.SIGTERM)
         if self.process is not None:
             self.process.wait(timeout=10)
 
@@ -169,8 +170,8 @@ def read_metrics(url: str) -> dict[str, float]:
     return {name: float(value) for name, _, value in samples}
 
 
-def stop_group(pgid: int, grace_s: float = 20.0) -> None:
-    for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 10.0)):
+def stop_group(pgid: int, grace_s: float = 20.0, first: int = signal.SIGTERM) -> None:
+    for sig, wait in ((first, grace_s), (signal.SIGKILL, 10.0)):
         try:
             os.killpg(pgid, sig)
         except ProcessLookupError:

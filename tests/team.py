@@ -72,8 +72,8 @@ class TeamStack:
         return self.servers["prefect"]
 
     def restart_postgres(self, base: Mapping[str, str]) -> float:
-        """Stop PostgreSQL (a fast shutdown, as an operator's restart does) and start it again
-        on the same data and port; the seconds it was down."""
+        """Stop PostgreSQL (its fast shutdown, as `pg_ctl restart` does: clients are cut off)
+        and start it again on the same data and port; the seconds it was down."""
         stopped = time.monotonic()
         self.servers["postgres"].stop()
         spec = services.postgres(self.pg_root, self.pg_port, durable=False)
