@@ -1,7 +1,7 @@
 """A release reaches a running `housing-serve`: clients that never stop see no failed request.
 
 One module registry (a weak v1, a strong v2), served by `housing-serve --workers 2` following
-`production` every second, while client threads keep posting one row each on keep-alive
+`production` every second, while eight client threads keep posting one row each on keep-alive
 connections. A promotion then a rollback move the alias; later a version that cannot load is
 put on the alias by hand, and is never served.
 """
@@ -30,6 +30,7 @@ from tests.flows.conftest import LOOSE_GATES, WEAK, run_promotion
 
 pytestmark = pytest.mark.servers
 POLL_S = 1.0
+CLIENTS = 8  # keep-alive clients posting one row every 50 ms, through every release
 BROKEN_MODEL_WING = 'raise ImportError("this version cannot be loaded")\n'
 
 
@@ -91,7 +92,7 @@ class Client(threading.Thread):
                 if response.status_code == 200:
                     price = float(response.json()["predictions"][0])
                     self.prices.setdefault(version, set()).add(price)
-                time.sleep(0.02)
+                time.sleep(0.05)
 
     def versions(self) -> list[str]:
         """The versions seen, each run of equal answers once: ['1', '2', '1']."""
@@ -107,7 +108,7 @@ class Client(threading.Thread):
 
 @pytest.fixture
 def clients(server: servers.Server, payload: dict[str, object]) -> Iterator[list[Client]]:
-    started = [Client(server.url, payload) for _ in range(3)]
+    started = [Client(server.url, payload) for _ in range(CLIENTS)]
     for client in started:
         client.start()
     _wait(lambda: all(len(c.answers) >= 5 for c in started), "the clients' first answers")
@@ -235,7 +236,7 @@ def _workers(server: servers.Server) -> list[int]:
 def test_a_worker_killed_under_load_is_replaced_and_no_answer_is_wrong(
     server: servers.Server, clients: list[Client]
 ) -> None:
-    # given two workers serving three clients that never stop
+    # given two workers serving eight clients that never stop
     before = _workers(server)
     assert len(before) == 2, before
     answered = sum(len(c.answers) for c in clients)
