@@ -1,6 +1,6 @@
 """What a 10 % held-out share (instead of 20 %) gains the model and costs the promotion gate.
 
-    HOUSING_DATA__SOURCE=/work/shared/data/housing.csv \\
+    HOUSING_DATA__SOURCE=../shared/data/housing.csv \\
         .venv/bin/python -m tests.benchmarks.heldout_power [--repetitions 5] [--resamples 2000]
 
 The rows are cut into tenths by the split's own keyed hash (`data.split.held_out_mask`, salt
