@@ -95,14 +95,7 @@ def test_server_dying_mid_run_leaves_no_run_running_after_the_rerun(
     server = servers.start_mlflow(root, port)
     env = flow_env.with_(MLFLOW_TRACKING_URI=server.url)
     client = mlflow_client(server.url)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "flows.training"],
-        cwd=REPO,
-        env=env.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = _start_training(env)
     try:
         running = _wait_for_running_run(client, flow_env.experiment_name, process)
         server.stop(timeout=5)
@@ -141,6 +134,18 @@ def test_server_dying_mid_run_leaves_no_run_running_after_the_rerun(
     assert states["train-model"] == "Cached" and states["split-housing-data"] == "Cached"
 
 
+def _start_training(env: FlowEnv) -> subprocess.Popen[str]:
+    """`python -m flows.training` in the background, its output captured."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "flows.training"],
+        cwd=REPO,
+        env=env.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def _wait_for_running_run(
     client: MlflowClient, experiment: str, process: subprocess.Popen[str]
 ) -> str:
@@ -166,14 +171,7 @@ def test_an_artifact_store_that_cannot_be_written_fails_the_run_and_registers_no
     env = flow_env.with_(MLFLOW_TRACKING_URI=server.url)
     client = mlflow_client(server.url)
     store = root / "mlartifacts"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "flows.training"],
-        cwd=REPO,
-        env=env.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = _start_training(env)
     try:
         running = _wait_for_running_run(client, flow_env.experiment_name, process)
         shutil.rmtree(store, ignore_errors=True)
@@ -208,14 +206,7 @@ def test_a_prefect_server_restarted_mid_run_leaves_one_version_and_nothing_runni
     prefect = servers.start_prefect(home, port)
     env = flow_env.with_(PREFECT_API_URL=prefect.url)
     client = mlflow_client(flow_env.tracking_uri)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "flows.training"],
-        cwd=REPO,
-        env=env.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = _start_training(env)
     try:
         running = _wait_for_running_run(client, flow_env.experiment_name, process)
         stopped = time.monotonic()
