@@ -50,6 +50,7 @@ from tasks.sweep import (
     check_dask_scheduler,
     open_study,
     open_sweep_run,
+    record_missed_trials,
     record_ranking,
     record_trial,
     run_trial,
@@ -168,11 +169,28 @@ def search(
     total = sweep.trials
     if sweep.sampler == "grid":
         total = min(total, proposals.grid_size(space))
+    data_code = (frame_version(train), code_version(*TRIAL_CODE))
+
+    def key_of(config: ModelConfig) -> str:
+        parameters = {
+            "validation_fraction": sweep.validation_fraction,
+            "split": settings.split,
+            "train": None,
+            "config": config,
+        }
+        return training_key(*data_code, parameters)
+
     outcomes = study.outcomes_of(opened)
+    if outcomes:  # told to the study by an earlier sweep, maybe stopped before recording them
+        keys = study.keys_of(opened)
+        keyed = [
+            (o, keys.get(o.number) or key_of(space.config(o.params, settings.model)))
+            for o in outcomes
+        ]
+        record_missed_trials(settings.mlflow, parent, keyed)
     left = study.trials_left(opened, total)
     progress = start_progress(total, progress_text(len(outcomes), total, outcomes))
     step = run_trial.with_options(timeout_seconds=sweep.trial_timeout_s)
-    data_code = (frame_version(train), code_version(*TRIAL_CODE))
     in_flight: dict[PrefectFuture[TrialScore], tuple[optuna.Trial, dict[str, Any], str, float]] = {}
     asked = 0
     with trial_runner(settings) as runner:
@@ -187,7 +205,8 @@ def search(
                     "validation_fraction": sweep.validation_fraction,
                     "split": settings.split,
                 }
-                key = training_key(*data_code, {**parameters, "train": None, "config": config})
+                key = key_of(config)
+                trial.set_user_attr(study.KEY_ATTR, key)  # before it runs: a stop may follow
                 named = step.with_options(task_run_name=f"sweep-trial-{trial.number}")
                 in_flight[runner.submit(named, parameters)] = (trial, values, key, time.monotonic())
                 asked += 1

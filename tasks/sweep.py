@@ -86,6 +86,16 @@ def record_trial(
         return recording.record_trial(tracking, parent, outcome, key)
 
 
+@task(name="record-missed-trials", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 5])
+def record_missed_trials(
+    mlflow: MlflowSettings, parent: recording.SweepRun, keyed: list[tuple[TrialOutcome, str]]
+) -> int:
+    """Earlier sweeps' finished trials that were told to the study but never recorded (the
+    sweep stopped in between) get their child runs; returns how many."""
+    with open_tracking(mlflow) as tracking:
+        return len(recording.record_missing(tracking, parent, keyed))
+
+
 @task(name="record-ranking", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 5])
 def record_ranking(
     mlflow: MlflowSettings,

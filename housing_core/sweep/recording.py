@@ -106,6 +106,26 @@ def record_trial(tracking: Tracking, parent: SweepRun, outcome: TrialOutcome, ke
     return run_id
 
 
+def record_missing(
+    tracking: Tracking, parent: SweepRun, keyed: Iterable[tuple[TrialOutcome, str]]
+) -> list[str]:
+    """Child runs for the study's finished trials that have none under `parent`: a sweep
+    stopped after telling a trial, before recording it. One search for what is recorded."""
+    recorded = {
+        run.data.tags.get(TRIAL_KEY_TAG)
+        for run in tracking.client.search_runs(
+            [parent.experiment_id],
+            filter_string=f"tags.`{PARENT_TAG}` = '{parent.run_id}'",
+            max_results=50000,
+        )
+    }
+    return [
+        record_trial(tracking, parent, outcome, key)
+        for outcome, key in keyed
+        if key not in recorded
+    ]
+
+
 def record_ranking(
     tracking: Tracking,
     parent: SweepRun,

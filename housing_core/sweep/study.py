@@ -31,6 +31,7 @@ METRICS_ATTR = "housing.metrics"
 WORKER_ATTR = "housing.worker"
 SECONDS_ATTR = "housing.seconds"
 ERROR_ATTR = "housing.error"
+KEY_ATTR = "housing.trial_key"
 _SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg", "redis", "rediss")
 
 
@@ -122,6 +123,15 @@ def resume_interrupted(study: optuna.Study) -> list[dict[str, Any]]:
             len(again),
         )
     return again
+
+
+def keys_of(opened: optuna.Study) -> dict[int, str]:
+    """Each trial's key (configuration, data, code), kept on the trial when it was asked."""
+    return {
+        t.number: str(t.user_attrs[KEY_ATTR])
+        for t in opened.get_trials(deepcopy=False)
+        if KEY_ATTR in t.user_attrs
+    }
 
 
 def trials_left(study: optuna.Study, total: int) -> int:

@@ -274,6 +274,40 @@ def test_a_sweep_stopped_and_started_again_recomputes_no_finished_trial(
     assert len(child_runs(env, str(summary["parent_run_id"]))) == len(children)
 
 
+def test_a_trial_told_to_the_study_but_never_recorded_is_recorded_when_the_sweep_resumes(
+    flow_env: FlowEnv, tmp_path: Path
+) -> None:
+    # the state a sweep killed between telling a trial and logging its child run leaves: the
+    # study holds the trial, MLflow has no run for it (here its run is deleted afterwards)
+    env = sweep_env(flow_env, tmp_path)
+    args = ("--trials", "2", "--parallelism", "1", "--space", str(tmp_path / "tiny.yaml"))
+    first = run_module("flows.sweep", env, *args, "--no-register").summary
+    parent = str(first["parent_run_id"])
+    children = child_runs(env, parent)
+    assert len(children) == 2
+    lost = children[0]
+    mlflow_client(env.tracking_uri).delete_run(lost.info.run_id)
+    assert len(child_runs(env, parent)) == 1
+
+    again = run_module("flows.sweep", env, *args, "--no-register").summary
+
+    assert again["parent_run_id"] == parent
+    assert trial_task_states(env.prefect_api, str(again["flow_run_id"])) == {}  # nothing rerun
+    recorded = child_runs(env, parent)
+    assert len(recorded) == 2
+    keys = {c.data.tags["housing.sweep.trial_key"] for c in recorded}
+    assert lost.data.tags["housing.sweep.trial_key"] in keys
+    back = next(
+        c
+        for c in recorded
+        if c.info.run_id != lost.info.run_id
+        and c.data.tags["housing.sweep.trial_key"] == lost.data.tags["housing.sweep.trial_key"]
+    )
+    assert back.data.params == lost.data.params
+    assert back.data.metrics["validation_rmse"] == lost.data.metrics["validation_rmse"]
+    assert back.info.status == "FINISHED"
+
+
 def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(
     flow_env: FlowEnv, tmp_path: Path
 ) -> None:
