@@ -6,6 +6,10 @@ answer, and the NaN-aware (weighted) means the features are made of.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import numpy.typing as npt
 from sklearn.neighbors import KDTree
@@ -16,15 +20,18 @@ from housing_core.model.geo import EARTH_RADIUS_KM, LATITUDE, LONGITUDE
 Neighbours = tuple[FloatArray, npt.NDArray[np.intp]]
 
 
-def query(tree: KDTree, coords: FloatArray, k: int, *, exclude_self: bool) -> Neighbours:
+def query(
+    tree: KDTree, coords: FloatArray, k: int, *, exclude_self: bool, first_row: int = 0
+) -> Neighbours:
     """The k nearest reference rows; with ``exclude_self`` the queries are the reference rows
-    themselves (in order) and each row's own entry is dropped, whatever its rank among ties."""
+    themselves (in order, from reference row ``first_row`` on) and each row's own entry is
+    dropped, whatever its rank among ties."""
     n_reference = tree.data.shape[0]
     if not exclude_self:
         return tree.query(coords, k=min(k, n_reference), sort_results=True)  # type: ignore[no-any-return]
     k = min(k, n_reference - 1)
     distances, indices = tree.query(coords, k=k + 1, sort_results=True)
-    is_self = indices == np.arange(len(coords))[:, None]
+    is_self = indices == (first_row + np.arange(len(coords)))[:, None]
     is_self[~is_self.any(axis=1), -1] = True  # self tied beyond k + 1: drop the farthest
     keep = ~is_self
     return distances[keep].reshape(-1, k), indices[keep].reshape(-1, k)
@@ -80,3 +87,29 @@ def log_or_nan(values: FloatArray) -> FloatArray:
     """Natural log, with NaN (not -inf) for a zero income so that it counts as missing."""
     positive = values > 0
     return np.asarray(np.where(positive, np.log(np.where(positive, values, 1.0)), np.nan))
+
+
+# Rows per block of queries: bounds the (rows x k) working arrays (a block of the default's 50
+# neighbours holds ~0.5 GB of them) whatever the number of rows; below it, one block.
+BLOCK_ROWS = 131_072
+
+
+def by_blocks(n_rows: int, n_columns: int, compute: Callable[[int, int], FloatArray]) -> FloatArray:
+    """``compute(start, stop)`` for each block of rows, into one (n_rows, n_columns) array.
+
+    Each row's features depend on its own neighbours only, so blocks give the same floats as
+    one call. Blocks run on a thread per core: the tree queries and numpy release the GIL.
+    """
+    if n_rows <= BLOCK_ROWS:
+        return compute(0, n_rows)
+    out = np.empty((n_rows, n_columns), dtype=np.float64)
+    starts = range(0, n_rows, BLOCK_ROWS)
+
+    def fill(start: int) -> None:
+        stop = min(start + BLOCK_ROWS, n_rows)
+        out[start:stop] = compute(start, stop)
+
+    threads = min(len(starts), len(os.sched_getaffinity(0)))
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(fill, starts))
+    return out

@@ -19,7 +19,7 @@ from sklearn.model_selection import KFold
 
 from housing_core.model.columns import FloatArray, Table, column, require_columns, with_added
 from housing_core.model.geo import LATITUDE, LONGITUDE
-from housing_core.model.neighbours.nearest import query
+from housing_core.model.neighbours.nearest import by_blocks, query
 from housing_core.model.neighbours.prices import PriceFeatures
 from housing_core.model.neighbours.rows import (
     CONTEXT_COLUMNS,
@@ -109,14 +109,31 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
         self.fit(X, y)
         rows = self._rows(X)
         prices, surroundings = self._prices(), self._surroundings()
-        priced = np.empty((len(X), len(prices.names())), dtype=np.float64)
+        n_priced, n_free = len(prices.names()), len(surroundings.names())
+        priced = np.empty((len(X), n_priced), dtype=np.float64)
         folds = KFold(n_splits=self.folds, shuffle=True, random_state=self.random_state)
         for train, held_out in folds.split(rows.coords):
-            priced[held_out] = prices.compute(self._reference(rows, train), rows.take(held_out))
-        own_excluded = query(
-            self.reference_.tree, rows.coords, surroundings.k_max, exclude_self=True
-        )
-        free = surroundings.compute(rows, own_excluded, self.income_, self.context_)
+            fold = self._reference(rows, train)
+            priced[held_out] = by_blocks(
+                len(held_out),
+                n_priced,
+                lambda a, b, fold=fold, held_out=held_out: prices.compute(
+                    fold, rows.take(held_out[a:b])
+                ),
+            )
+
+        def free_of(a: int, b: int) -> FloatArray:
+            block = rows.take(np.arange(a, b))
+            own_excluded = query(
+                self.reference_.tree,
+                block.coords,
+                surroundings.k_max,
+                exclude_self=True,
+                first_row=a,
+            )
+            return surroundings.compute(block, own_excluded, self.income_, self.context_)
+
+        free = by_blocks(len(X), n_free, free_of)
         return self._with_added(X, np.hstack([priced, free]))
 
     def transform(self, X: Table) -> Table:
@@ -125,10 +142,16 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
         rows = self._rows(X)
         prices, surroundings = self._prices(), self._surroundings()
         k = max(*self.ks, self.spread_k or 1, surroundings.k_max)  # one query serves both kinds
-        neighbours = query(self.reference_.tree, rows.coords, k, exclude_self=False)
-        priced = prices.compute(self.reference_, rows, neighbours)
-        free = surroundings.compute(rows, neighbours, self.income_, self.context_)
-        return self._with_added(X, np.hstack([priced, free]))
+
+        def features_of(a: int, b: int) -> FloatArray:
+            block = rows if (a, b) == (0, len(rows.coords)) else rows.take(np.arange(a, b))
+            neighbours = query(self.reference_.tree, block.coords, k, exclude_self=False)
+            priced = prices.compute(self.reference_, block, neighbours)
+            free = surroundings.compute(block, neighbours, self.income_, self.context_)
+            return np.hstack([priced, free])
+
+        added = by_blocks(len(rows.coords), len(self._added_names()), features_of)
+        return self._with_added(X, added)
 
     def get_feature_names_out(self, input_features: Any = None) -> npt.NDArray[np.object_]:
         """Input column names followed by the added ones."""

@@ -247,3 +247,45 @@ def test_spread_features_say_how_mixed_the_neighbourhood_is(
     assert out["nbr_log_value_std_k3"] == pytest.approx(nearest.std())
     assert out["nbr_log_value_median_k3"] == pytest.approx(np.log1p(480_000.0))
     assert out["nbr_capped_share_k3"] == pytest.approx(1 / 3)
+
+
+def test_rows_computed_in_blocks_on_threads_equal_rows_computed_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # many rows are queried block by block on a thread per core (bounded memory at scale);
+    # each row's features come from its own neighbours, so the floats must not move
+    from housing_core.model.neighbours import nearest
+
+    generator = np.random.default_rng(3)
+    n = 2_000
+    rows = pd.DataFrame(
+        {
+            "longitude": generator.uniform(-124.0, -114.0, n).round(2),
+            "latitude": generator.uniform(32.5, 42.0, n).round(2),
+            "median_income": generator.uniform(0.5, 15.0, n),
+            "housing_median_age": generator.integers(1, 52, n).astype(float),
+            "total_rooms": generator.integers(100, 5000, n).astype(float),
+            "population": generator.integers(100, 5000, n).astype(float),
+            "households": generator.integers(50, 1500, n).astype(float),
+        }
+    )
+    prices = pd.Series(generator.uniform(15_000, 500_001, n))
+    params: dict[str, Any] = {
+        "similar_ks": (5,),
+        "spread_k": 10,
+        "context_k": 10,
+        "random_state": 1,
+    }
+    whole = NeighbourTargetFeatures(**params)
+    at_once = whole.fit_transform(rows, prices)
+    new_rows = rows.sample(700, random_state=2).reset_index(drop=True)
+    scored_at_once = whole.transform(new_rows)
+
+    monkeypatch.setattr(nearest, "BLOCK_ROWS", 97)  # many blocks, a short last one
+    blocked = NeighbourTargetFeatures(**params)
+    in_blocks = blocked.fit_transform(rows, prices)
+    scored_in_blocks = blocked.transform(new_rows)
+
+    pd.testing.assert_frame_equal(in_blocks, at_once, check_exact=True)
+    pd.testing.assert_frame_equal(scored_in_blocks, scored_at_once, check_exact=True)
+    assert in_blocks.shape[1] > rows.shape[1] + 10
