@@ -114,13 +114,11 @@ class NeighbourTargetFeatures(TransformerMixin, BaseEstimator):  # type: ignore[
         folds = KFold(n_splits=self.folds, shuffle=True, random_state=self.random_state)
         for train, held_out in folds.split(rows.coords):
             fold = self._reference(rows, train)
-            priced[held_out] = by_blocks(
-                len(held_out),
-                n_priced,
-                lambda a, b, fold=fold, held_out=held_out: prices.compute(
-                    fold, rows.take(held_out[a:b])
-                ),
-            )
+
+            def priced_of(a: int, b: int, fold: Reference = fold, rows_of: Any = held_out) -> Any:
+                return prices.compute(fold, rows.take(rows_of[a:b]))
+
+            priced[held_out] = by_blocks(len(held_out), n_priced, priced_of)
 
         def free_of(a: int, b: int) -> FloatArray:
             block = rows.take(np.arange(a, b))
