@@ -29,7 +29,7 @@ from tasks.data import prepare_data
 from tasks.modeling import evaluate_model, train_model
 from tasks.reports import publish_report
 from tasks.runtime import describe_flow_run, flow_body, flow_run_url
-from tasks.tracking import check_tracking_server, log_and_register
+from tasks.tracking import check_tracking_server, log_and_register, warm_up_logging
 
 NEW_VERSION = "new version: v"  # the Completed state's message: the release chain matches it
 
@@ -89,6 +89,7 @@ def training_flow(
     locks = cache_locks(settings.cache)
     data = prepare_data(settings.data, settings.split, locks)
     check_tracking_server(settings.mlflow)  # before the costly steps: fail fast when MLflow is down
+    warm_up_logging()
     trained = isolated(train_model, locks)(data.parts.train, settings.model)
     evaluated = isolated(evaluate_model, locks)(
         trained, data.parts.test, settings.registration_gates

@@ -21,6 +21,21 @@ from sklearn.pipeline import Pipeline
 from housing_core.tracking.connection import Tracking
 
 
+def warm_up() -> None:
+    """Load ahead what logging a model needs (in a thread while the model trains, on a core
+    that would idle): MLflow's scikit-learn flavour and data sets, and its map of installed
+    packages, which checking the pinned requirements scans (~1 s on a full environment).
+    A warm-up only: whatever fails here fails again, with its reason, when the model is logged."""
+    try:
+        import mlflow.data
+        import mlflow.sklearn  # noqa: F401
+        from mlflow.utils import requirements_utils
+
+        requirements_utils._init_modules_to_packages_map()  # type: ignore[no-untyped-call]
+    except Exception:
+        pass
+
+
 def log_model(
     tracking: Tracking,
     experiment_id: str,

@@ -57,3 +57,26 @@ def test_a_version_that_could_not_be_scored_fails_every_gate() -> None:
     checks = check_gates({"rmse": nan, "mae": nan, "r2": nan, "mape": nan}, QualityGates())
 
     assert not any(c.passed for c in checks)
+
+
+def test_importance_is_the_same_on_one_thread_and_on_several(data_source: str) -> None:
+    import pandas as pd
+
+    from housing_core.data.contract import FEATURE_COLUMNS, TARGET, features_of
+    from housing_core.evaluation.importance import feature_importance
+    from housing_core.model.pipeline import train_model
+    from housing_core.settings import load_settings
+    from tests.benchmarks.synthetic import jittered_rows
+
+    real = pd.read_csv(data_source)
+    frame = jittered_rows(real, 3_000, seed=5)
+    train, test = frame.iloc[:2_500], frame.iloc[2_500:]
+    config = load_settings({"model": {"max_iter": 20, "n_models": 2}}).model
+    model = train_model(features_of(train), train[TARGET], config)
+
+    alone = feature_importance(model, test, max_rows=300, threads=1)
+    beside = feature_importance(model, test, max_rows=300, threads=3)
+
+    pd.testing.assert_frame_equal(alone, beside, check_exact=True)
+    assert set(alone["feature"]) == set(FEATURE_COLUMNS)
+    assert alone["rmse_increase"].iloc[0] > 0  # the top column matters
