@@ -1,6 +1,6 @@
 """End to end, as an operator runs it: the stack, `prefect deploy`, a worker, deployment runs.
 
-One module-scoped dev stack (its own Prefect server, MLflow server, pool and worker, under
+One module-scoped dev stack (its own Prefect server, MLflow server, pool and two workers, under
 supervisord) brought up with `deployments.stack.up` and taken down with `.down`; then the
 team profile's `up`, its stack.env, and its `down`.
 """
@@ -45,7 +45,7 @@ def running_stack(
         del os.environ[name]
     try:
         ports = {**stack.DEFAULT_PORTS, "prefect": free_port(), "mlflow": free_port()}
-        record = stack.up(state, "dev", ports, workers=1)
+        record = stack.up(state, "dev", ports, workers=2)
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -521,6 +521,61 @@ def test_ui_the_deployment_page_shows_the_nightly_schedule_with_its_timezone(
     assert "03:00" in page.inner_text("body")
 
 
+def test_five_trainings_at_once_on_the_two_workers_all_register(
+    running_stack: dict[str, Any],
+) -> None:
+    # given five configurations never trained before, and both workers' logs so far
+    api = running_stack["prefect_api"]
+    logs = Path(running_stack["logs"])
+    workers = ("housing-worker-1", "housing-worker-2")
+    before = {w: len((logs / f"{w}.log").read_text(errors="replace")) for w in workers}
+    configurations = [
+        {"family": "random_forest", "n_estimators": n, "max_depth": 8} for n in range(21, 26)
+    ]
+
+    # when all five are asked for at once
+    started = time.monotonic()
+    deployment = httpx.get(f"{api}/deployments/name/housing-training/adhoc", timeout=30).json()
+    ids = [
+        httpx.post(
+            f"{api}/deployments/{deployment['id']}/create_flow_run",
+            json={"parameters": {"model": model}},
+            timeout=30,
+        ).json()["id"]
+        for model in configurations
+    ]
+    final = {i: _final_state(api, i, timeout=400)["type"] for i in ids}
+    seconds = time.monotonic() - started
+
+    # then all complete, each with a version of its own, each run by exactly one worker
+    assert set(final.values()) == {"COMPLETED"}, final
+    client = mlflow_client(running_stack["mlflow"])
+    experiment = client.get_experiment_by_name("housing_price_prediction")
+    assert experiment is not None
+    versions = {}
+    for flow_run_id in ids:
+        (run,) = client.search_runs(
+            [experiment.experiment_id], f"tags.`prefect.flow_run_id` = '{flow_run_id}'"
+        )
+        found = client.search_model_versions(f"name = '{MODEL}' and run_id = '{run.info.run_id}'")
+        versions[flow_run_id] = [v.version for v in found]
+    assert all(len(v) == 1 for v in versions.values()), versions
+    assert len({v[0] for v in versions.values()}) == 5
+    new_logs = {w: (logs / f"{w}.log").read_text(errors="replace")[before[w] :] for w in workers}
+    ran_on = {i: [w for w, text in new_logs.items() if f"flow-run/{i}" in text] for i in ids}
+    assert all(len(on) == 1 for on in ran_on.values()), ran_on
+    lock_errors = (
+        "LockError",
+        "still held by another worker",
+        "acquire lock",
+        "database is locked",
+    )
+    for text in new_logs.values():
+        assert not [e for e in lock_errors if e in text], text[-3000:]
+    per_worker = {w: sum(on == [w] for on in ran_on.values()) for w in workers}
+    print(f"\nfive trainings at once on the dev profile: {seconds:.0f} s, {per_worker}")
+
+
 def test_stack_down_leaves_no_process(running_stack: dict[str, Any]) -> None:
     # given the running stack's supervisord
     layout = stack.Layout(running_stack["state"])
@@ -531,7 +586,7 @@ def test_stack_down_leaves_no_process(running_stack: dict[str, Any]) -> None:
     stopped = stack.down(running_stack["state"])
 
     # then every program stopped, supervisord too, and nothing runs from the stack's folder
-    assert set(stopped) == {"prefect", "mlflow", "housing-worker-1"}
+    assert set(stopped) == {"prefect", "mlflow", "housing-worker-1", "housing-worker-2"}
     assert not Path(f"/proc/{supervisord}").exists()
     assert stack.stack_processes(running_stack["state"]) == []
     assert stack.supervisord_pid(layout) is None

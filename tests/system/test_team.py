@@ -6,7 +6,9 @@ One module-scoped stack (`tests/team.py`), the tests in order:
 2. Worker A stops; the same run on worker B reads every step's result from the bucket.
 3. Two identical new runs start together on A and B: one trains, one version.
 4. A release moves `production`; housing-serve as `reader` serves it; 401s and a 403.
-5. No secret is in a log, an artifact, a deployment, a flow run's parameters or MLflow.
+   Then batch scoring, a drift check and a sweep run on the workers.
+5. No secret is in a log, an artifact, a deployment, a flow run's parameters, MLflow (params,
+   tags, text files of every experiment's runs) or the stack's log files.
 6. A Prefect restart while a lease is held: the lease survives and frees its slot. Then
    PostgreSQL restarts, idle and during a training: both servers reconnect, nothing is lost.
    Five trainings at once on the two workers: all complete, five versions, no lock error.
@@ -394,34 +396,96 @@ def test_4_release_then_serve_as_reader_and_what_auth_refuses(
         assert api.post("/flow_runs/filter", json={"limit": 1}).status_code == 200
 
 
-def test_5_no_secret_is_in_logs_artifacts_deployments_or_mlflow(team: Team) -> None:
+def test_4b_batch_scoring_drift_and_a_sweep_run_on_the_workers(
+    team: Team, data_source: str
+) -> None:
+    # the rest of the cycle on the team profile, so that test 5 finds what they leave behind
+    destination = f"s3://{services.RESULTS_BUCKET}/team-scored/"
+    scored, _ = run_deployment(
+        team,
+        "housing-scoring/batch",
+        f"source={data_source}",
+        f"destination={destination}",
+    )
+    drift, _ = run_deployment(team, "housing-drift/check", f"source={data_source}")
+    sweep, _ = run_deployment(
+        team,
+        "housing-sweep/search",
+        "trials=2",
+        "parallelism=1",
+        "space=random_forest",
+        "register_best=false",
+    )
+    with prefect_api(team) as api:
+        states = {
+            i: api.get(f"/flow_runs/{i}").json()["state"]["type"] for i in (scored, drift, sweep)
+        }
+    assert set(states.values()) == {"COMPLETED"}, states
+    assert any(k.startswith("team-scored/") for k in bucket_keys(team, services.RESULTS_BUCKET))
+    reader = mlflow_as(team, "reader")
+    for experiment in ("housing_batch_scoring", "housing_drift", "housing_sweeps"):
+        found = reader.get_experiment_by_name(experiment)
+        assert found is not None, experiment
+        assert reader.search_runs([found.experiment_id]), experiment
+    team.flow_runs.update({"scoring": scored, "drift": drift, "sweep": sweep})
+
+
+def test_5_no_secret_is_in_logs_artifacts_deployments_or_mlflow(team: Team, tmp_path: Path) -> None:
     secret_values = [
         team.stack.passwords["trainer"],
         team.stack.passwords["reader"],
         team.stack.passwords["admin"],
         team.stack.prefect_auth.split(":", 1)[1],
+        team.stack.store.secret_key,
+        team.stack.auth.secret_key,
     ]
-    # everything the runs so far left in Prefect: logs, artifacts, flow runs, deployments
+    # everything the cycle so far (train, release, serve, batch-score, drift, sweep) left in
+    # Prefect: every log, artifact, flow run (its parameters) and deployment (its job variables)
+    seen: list[str] = []
     with prefect_api(team) as api:
-        seen = [
-            api.post("/logs/filter", json={"limit": 200, "offset": offset}).text
-            for offset in range(0, 5000, 200)
-        ]
-        seen.append(api.post("/artifacts/filter", json={}).text)
-        seen.append(api.post("/flow_runs/filter", json={}).text)
+        for path in ("/logs/filter", "/artifacts/filter", "/flow_runs/filter"):
+            offset = 0
+            while True:
+                page = api.post(path, json={"limit": 200, "offset": offset})
+                page.raise_for_status()
+                seen.append(page.text)
+                if len(page.json()) < 200:
+                    break
+                offset += 200
         seen.append(api.post("/deployments/filter", json={}).text)
-    # every MLflow run's params and tags, and the workers' own logs
+        seen.append(api.post("/automations/filter", json={}).text)
+    # every MLflow experiment's runs: params, tags and their text files (reports, tables, the
+    # model's MLmodel and requirements)
     client = mlflow_as(team, "reader")
-    experiment = client.get_experiment_by_name("housing_price_prediction")
-    assert experiment is not None
-    for run in client.search_runs([experiment.experiment_id]):
-        seen.append(json.dumps({"params": run.data.params, "tags": run.data.tags}))
+    texts = 0
+    for experiment in client.search_experiments():
+        for run in client.search_runs([experiment.experiment_id]):
+            seen.append(json.dumps({"params": run.data.params, "tags": run.data.tags}))
+            for path in _text_artifacts(client, run.info.run_id):
+                local = client.download_artifacts(run.info.run_id, path, str(tmp_path))
+                seen.append(Path(local).read_text(errors="replace"))
+                texts += 1
+    # the workers' logs, the stack's own log files, and what the repository deploys
     seen += [team.worker_log(name) for name in team.folders]
+    seen += [log.read_text(errors="replace") for log in team.stack.root.glob("*.log")]
     seen.append((REPO / "prefect.yaml").read_text())
 
     assert sum("log-and-register" in text for text in seen) > 0  # the logs were read
+    assert sum("sweep-trial" in text for text in seen) > 0  # and the sweep's
+    assert texts >= 10  # the runs' files were read
     leaked = [value[:4] + "..." for value in secret_values if any(value in t for t in seen)]
     assert leaked == []
+
+
+def _text_artifacts(client: MlflowClient, run_id: str, path: str | None = None) -> list[str]:
+    """The run's artifact files that are text (by their ending), at any depth."""
+    found: list[str] = []
+    for item in client.list_artifacts(run_id, path):
+        if item.is_dir:
+            found += _text_artifacts(client, run_id, item.path)
+        elif item.path.endswith((".json", ".csv", ".md", ".txt", ".yaml", "MLmodel")):
+            found.append(item.path)
+    return found
 
 
 def test_6_a_lease_outlives_a_prefect_restart(team: Team) -> None:
