@@ -5,7 +5,8 @@ One module-scoped stack (`tests/team.py`), the tests in order:
 1. `housing-training/adhoc` on worker A: a version, its files in the bucket, rows in SQL.
 2. Worker A stops; the same run on worker B reads every step's result from the bucket.
 3. Two identical new runs start together on A and B: one trains, one version.
-4. A release moves `production`; housing-serve as `reader` serves it; 401s and a 403.
+4. Two releases at once on A and B: one moves `production`, the other decides against;
+   housing-serve as `reader` serves it; 401s and 403s.
    Then batch scoring, a drift check and a sweep run on the workers.
 5. No secret is in a log, an artifact, a deployment, a flow run's parameters, MLflow (params,
    tags, text files of every experiment's runs) or the stack's log files.
@@ -327,9 +328,37 @@ def wait_final(api: httpx.Client, ids: list[str], timeout_s: float) -> dict[str,
 def test_4_release_then_serve_as_reader_and_what_auth_refuses(
     team: Team, data_source: str, tmp_path: Path
 ) -> None:
-    # when the release deployment runs
-    run_deployment(team, "housing-promotion/release")
+    # when two releases are started at the same moment, one on each worker
+    with prefect_api(team) as api:
+        deployment = api.get("/deployments/name/housing-promotion/release").json()
+        ids = {
+            queue: api.post(
+                f"/deployments/{deployment['id']}/create_flow_run",
+                json={"work_queue_name": queue},
+            ).json()["id"]
+            for queue in ("a", "b")
+        }
+        final = wait_final(api, list(ids.values()), timeout_s=300)
+        headlines = {
+            queue: " ".join(
+                a["description"] or ""
+                for a in api.post(
+                    "/artifacts/filter",
+                    json={"artifacts": {"flow_run_id": {"any_": [flow_run_id]}}},
+                ).json()
+            )
+            for queue, flow_run_id in ids.items()
+        }
     production = mlflow_as(team, "reader").get_registered_model(MODEL).aliases["production"]
+
+    # then both records complete, each on its own worker: exactly one moved the alias, the
+    # other found the new production and decided against moving it
+    assert set(final.values()) == {"COMPLETED"}, final
+    assert ids["a"] in team.worker_log("a") and ids["b"] in team.worker_log("b")
+    moved = [q for q, text in headlines.items() if "production moved" in text]
+    stayed = [q for q, text in headlines.items() if f"production stays on v{production}" in text]
+    assert len(moved) == 1 and len(stayed) == 1, headlines
+    assert f"to v{production}" in headlines[moved[0]]
 
     # then housing-serve, with the reader's credentials only, serves that version
     env = {**team.base, "MLFLOW_TRACKING_URI": team.stack.tracking_uri}
