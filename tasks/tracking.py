@@ -22,9 +22,11 @@ MLFLOW_RETRY_DELAYS: list[float] = [2, 5]
 
 
 def flow_run_has_ended(flow_run_id: str) -> bool:
-    """True when the Prefect flow run that owns an MLflow run is final or unknown here."""
+    """True when the Prefect flow run that owns a RUNNING MLflow run will not finish it: it is
+    final or unknown here, or it is this flow run, whose log-and-register is starting again
+    after an attempt cut off mid-logging (a retry: that attempt's run is abandoned)."""
     if flow_run_id == str(flow_run.get_id()):
-        return False
+        return True
     with get_client(sync_client=True) as client:
         try:
             state = client.read_flow_run(UUID(flow_run_id)).state

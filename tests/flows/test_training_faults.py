@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -234,3 +235,41 @@ def test_a_prefect_server_restarted_mid_run_leaves_one_version_and_nothing_runni
     assert final["state"]["type"] == "COMPLETED"
     outcome = "completed" if process.returncode == 0 else "failed cleanly"
     print(f"\nPrefect down {down:.1f} s mid-logging: the run {outcome}; one version after re-run")
+
+
+def test_an_mlflow_server_restarted_briefly_mid_logging_lets_the_run_complete_with_one_version(
+    flow_env: FlowEnv, tmp_path: Path
+) -> None:
+    # given a tracking server of this test's own, stopped while the run is being logged and
+    # started again at once (same port, same store): a deploy, or a crash its supervisor undoes
+    root, port = tmp_path / "own-mlflow", servers.free_port()
+    server = servers.start_mlflow(root, port)
+    env = flow_env.with_(MLFLOW_TRACKING_URI=server.url)
+    client = mlflow_client(server.url)
+    process = _start_training(env)
+    try:
+        running = _wait_for_running_run(client, flow_env.experiment_name, process)
+        stopped = time.monotonic()
+        server.stop(timeout=5)
+        server = servers.start_mlflow(root, port)
+        down = time.monotonic() - stopped
+        stdout, stderr = process.communicate(timeout=300)
+
+        # then the run completes through the retries, with exactly one version, and no run
+        # of its attempts is left RUNNING
+        assert process.returncode == 0, stderr[-3000:]
+        experiment = client.get_experiment_by_name(flow_env.experiment_name)
+        runs = client.search_runs([experiment.experiment_id])
+        versions = client.search_model_versions(f"name = '{flow_env.model_name}'")
+    finally:
+        process.kill()
+        server.stop()
+    summary = json.loads(stdout.strip().splitlines()[-1])
+    assert [v.version for v in versions] == [summary["registered_version"]]
+    assert [v.run_id for v in versions] == [summary["run_id"]]
+    statuses = {r.info.run_id: r.info.status for r in runs}
+    assert statuses[summary["run_id"]] == "FINISHED"
+    assert "RUNNING" not in statuses.values(), statuses
+    if running != summary["run_id"]:  # an attempt cut off by the restart
+        assert statuses[running] == "FAILED"
+    print(f"\nMLflow down {down:.1f} s mid-logging: the run completed, one version")
