@@ -13,12 +13,14 @@ give the same floats and a row scored alone equals the row scored in a batch.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.ensemble import HistGradientBoostingRegressor
+from threadpoolctl import ThreadpoolController
 
 from housing_core.model.columns import FloatArray
 
@@ -27,6 +29,10 @@ IndexArray = npt.NDArray[np.intp]
 _ROWS_PER_CHUNK = 1024  # bounds the (rows x trees) working arrays to a few MB
 # Up to this many rows the numpy walk wins; beyond, scikit-learn's own per-tree loop does.
 TREE_PARALLEL_MAX_ROWS = 64
+# Below this many rows scikit-learn's trees are scored on one OpenMP thread, whatever the
+# process allows: it opens a parallel region per tree, and a region of a few thousand rows
+# holds less work than the wait for a thread the scheduler has put aside on a busy host.
+OPENMP_MIN_ROWS = 10_000
 
 
 @dataclass(frozen=True)
@@ -161,9 +167,26 @@ class AveragedBoosting(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         if len(values) <= TREE_PARALLEL_MAX_ROWS:
             return self.trees_.predict(values)
         total = np.zeros(len(values))
-        for model in self.estimators_:  # large batches: scikit-learn's compiled loop is faster
-            total += model.predict(values)
+        with _openmp_threads(1 if len(values) < OPENMP_MIN_ROWS else None):
+            for model in self.estimators_:  # large batches: scikit-learn's compiled loop
+                total += model.predict(values)
         return np.asarray(total / len(self.estimators_))
+
+
+@cache
+def _controller() -> ThreadpoolController:
+    """The process's thread pools, found once (on first use: nothing runs at import)."""
+    return ThreadpoolController()
+
+
+def _openmp_threads(limit: int | None) -> Any:
+    """A context with at most `limit` OpenMP threads in the calling thread (None: no limit).
+
+    The limit is the calling thread's own: MLflow's server predicts in `asyncio.to_thread`
+    threads, each with its own OpenMP team, which an `OMP_NUM_THREADS` unset leaves at every
+    core.
+    """
+    return _controller().limit(limits=limit, user_api="openmp")
 
 
 def _as_float_array(X: Any) -> FloatArray:

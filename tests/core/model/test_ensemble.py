@@ -10,9 +10,14 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.ensemble import HistGradientBoostingRegressor
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_info, threadpool_limits
 
-from housing_core.model.ensemble import TREE_PARALLEL_MAX_ROWS, AveragedBoosting, flatten_trees
+from housing_core.model.ensemble import (
+    OPENMP_MIN_ROWS,
+    TREE_PARALLEL_MAX_ROWS,
+    AveragedBoosting,
+    flatten_trees,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -75,6 +80,38 @@ def test_a_row_alone_equals_the_row_in_a_large_batch(data: tuple[np.ndarray, np.
     alone = np.array([averaged.predict(X[[i]])[0] for i in range(0, len(X), 37)])
 
     np.testing.assert_array_equal(alone, batch[::37])
+
+
+def _openmp_threads() -> int:
+    return int(next(i["num_threads"] for i in threadpool_info() if i["user_api"] == "openmp"))
+
+
+def test_a_batch_below_openmp_min_rows_runs_on_one_thread_whatever_the_process_allows(
+    data: tuple[np.ndarray, np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a process that allows two OpenMP threads, as an unset OMP_NUM_THREADS does
+    X, y = data
+    averaged = AveragedBoosting(boosting(), n_models=2).fit(X, y)
+    seen: list[int] = []
+    member_predict = HistGradientBoostingRegressor.predict
+
+    def recording(self: HistGradientBoostingRegressor, values: np.ndarray) -> np.ndarray:
+        seen.append(_openmp_threads())
+        return member_predict(self, values)
+
+    monkeypatch.setattr(HistGradientBoostingRegressor, "predict", recording)
+    large = np.tile(X, (OPENMP_MIN_ROWS // len(X) + 1, 1))
+    batch = large[: 4 * TREE_PARALLEL_MAX_ROWS]
+    with threadpool_limits(limits=2, user_api="openmp"):
+        # when a batch below the threshold and one above it are scored
+        below, above = averaged.predict(batch), averaged.predict(large)
+        after = _openmp_threads()
+
+    # then the first ran on one thread, the second on what the process allows, the caller's
+    # limit is left as it was, and the same rows got the same floats
+    assert seen == [1, 1, 2, 2]
+    assert after == 2
+    np.testing.assert_array_equal(below, above[: len(batch)])
 
 
 def test_bad_inputs_are_named(data: tuple[np.ndarray, np.ndarray]) -> None:
