@@ -36,9 +36,10 @@ test: check system-deps  ## static checks, then every test (starts its own serve
 unit: setup  ## the quick tests (no server but a throw-away Redis)
 	$(BIN)/python -m pytest tests/core tests/tasks
 
-bench: setup  ## benchmark scripts that print figures (about 15 minutes)
+bench: setup  ## benchmark scripts that print figures (about 20 minutes)
 	$(BIN)/python -m tests.benchmarks.training_overhead
 	$(BIN)/python -m tests.benchmarks.serving_latency
+	$(BIN)/python -m tests.benchmarks.standard_servers
 	$(BIN)/python -m tests.benchmarks.promotion_cost
 	$(BIN)/python -m tests.benchmarks.evaluate_models
 
