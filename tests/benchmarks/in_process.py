@@ -118,6 +118,10 @@ def breakdown(
                 lambda p=predictions: scoring_server.predictions_to_json(p, StringIO())
             ),
             "pipeline steps": steps(pipeline, frame, time_it),
+            "thread hop": hop(
+                lambda b=body: scoring_server.invocations(b, "application/json", model, schema),
+                time_it,
+            ),
         }
     parts["openmp"] = openmp(pipeline, one, batch, budget)
     return parts
@@ -138,6 +142,25 @@ def steps(pipeline: Any, frame: pd.DataFrame, time_it: Callable[..., float]) -> 
         v for k, v in timings.items() if k != "Pipeline.predict (whole)"
     )
     return timings
+
+
+def hop(call: Callable[[], object], time_it: Callable[..., float]) -> dict[str, float]:
+    """MLflow's handler on an event loop inline (as housing-serve calls it) and through
+    `asyncio.to_thread` (as MLflow's server does): what the hop to a thread and back costs."""
+    loop = asyncio.new_event_loop()
+
+    async def inline() -> object:
+        return call()
+
+    try:
+        return {
+            "on the event loop": time_it(lambda: loop.run_until_complete(inline())),
+            "in asyncio.to_thread": time_it(
+                lambda: loop.run_until_complete(asyncio.to_thread(call))
+            ),
+        }
+    finally:
+        loop.close()
 
 
 def openmp(pipeline: Any, one: pd.DataFrame, batch: pd.DataFrame, budget: float) -> dict[str, Any]:
