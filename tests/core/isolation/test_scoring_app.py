@@ -13,9 +13,10 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+import threadpoolctl
 from sklearn.linear_model import LinearRegression
 
-from housing_core.isolation.runtime.scoring_app import ScoringApp
+from housing_core.isolation.runtime.scoring_app import PARALLEL_ROWS, CountingModel, ScoringApp
 
 LIMIT = 10_000
 
@@ -146,3 +147,46 @@ def test_every_route_answers_with_its_status(
 
     assert response.status_code == status
     assert response.headers["x-model-version"] == "7"
+
+
+def _openmp_threads(pools: threadpoolctl.ThreadpoolController) -> int:
+    return int(next(i["num_threads"] for i in pools.info() if i["user_api"] == "openmp"))
+
+
+def test_a_large_batch_may_use_every_core_and_the_thread_pools_are_found_once(
+    model: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a worker of one OpenMP thread on two cores, and a model that notes its threads
+    seen: list[int] = []
+    pools = threadpoolctl.ThreadpoolController()  # the test's own view, found before counting
+
+    class Noting:
+        metadata = model.metadata
+
+        def predict(self, data: pd.DataFrame, params: Any = None) -> np.ndarray:
+            seen.append(_openmp_threads(pools))
+            return np.zeros(len(data))
+
+    found: list[object] = []
+    controller = threadpoolctl.ThreadpoolController
+
+    def finding() -> threadpoolctl.ThreadpoolController:
+        found.append(controller())
+        return found[-1]
+
+    monkeypatch.setattr(threadpoolctl, "ThreadpoolController", finding)
+    counting = CountingModel(Noting())
+    counting.cores = 2
+    batch = pd.DataFrame({"a": np.zeros(PARALLEL_ROWS), "b": np.zeros(PARALLEL_ROWS)})
+    with pools.limit(limits=1, user_api="openmp"):
+        # when two large batches and one row are scored
+        counting.predict(batch)
+        counting.predict(batch)
+        counting.predict(batch.head(1))
+        after = _openmp_threads(pools)
+
+    # then the batches had both cores, the row one thread, the worker's limit is back, and the
+    # thread pools were looked up once (finding them costs milliseconds a request)
+    assert seen == [2, 2, 1]
+    assert after == 1
+    assert len(found) == 1
