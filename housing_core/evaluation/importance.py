@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pandas as pd
 from joblib import parallel_config
 from sklearn.inspection import permutation_importance
@@ -25,7 +23,8 @@ def feature_importance(
     Measured on raw columns (not the engineered ones) so it reads the same for every model
     family and says which inputs the predictions rely on. A fixed sample of `max_rows` rows
     ranks the columns as the full set does at a fraction of the cost. The columns are permuted
-    on `threads` threads (default: one per core): the trees and the neighbour queries release
+    on `threads` threads (default one: OpenMP limits are per thread, and joblib's threads do not
+    inherit the caller's one-thread limit); the trees and the neighbour queries release
     the GIL, and each column's shuffles come from one seed drawn first, so the figures are the
     same for any number of threads.
     """
@@ -38,7 +37,7 @@ def feature_importance(
             scoring="neg_root_mean_squared_error",
             n_repeats=n_repeats,
             random_state=random_state,
-            n_jobs=threads or len(os.sched_getaffinity(0)),
+            n_jobs=threads or 1,
         )
     frame = pd.DataFrame(
         {
