@@ -51,6 +51,7 @@ class ServiceSpec:
     user: str | None = None  # run as this user (PostgreSQL refuses root)
     cwd: Path = REPO
     unset: tuple[str, ...] = ()  # names removed from the base environment
+    stop_wait_s: int = 20  # after SIGTERM, how long before its process group is SIGKILLed
 
 
 @dataclass(frozen=True)
@@ -416,6 +417,22 @@ def worker(
         "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
     }
     return ServiceSpec(name, command, url=env["PREFECT_API_URL"], health="", env=merged, cwd=cwd)
+
+
+def housing_serve(env: Mapping[str, str], port: int, state: Path, workers: int = 1) -> ServiceSpec:
+    """`housing-serve` following `production` on 127.0.0.1:`port`.
+
+    `env` reaches MLflow's registry and artifact store with read-only credentials (the team
+    profile's `reader`); nothing of Prefect. Its SIGTERM drains for up to the drain timeout
+    (30 s by default), so it is given longer than that before it is killed.
+    """
+    url = f"http://127.0.0.1:{port}"
+    command = [str(BIN / "housing-serve"), "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--workers", str(workers)]
+    merged = {**env, "HOUSING_STATE_DIR": str(state)}
+    return ServiceSpec(
+        "housing-serve", command, url=url, health=f"{url}/ping", env=merged, stop_wait_s=45
+    )
 
 
 @dataclass(frozen=True)

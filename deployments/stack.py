@@ -1,6 +1,7 @@
 """The local stack, run by supervisord: the servers, the `housing` pool, deployments, workers.
 
     python -m deployments.stack up [--profile dev|team] [--workers N]
+    python -m deployments.stack serve       # housing-serve, restarted by supervisord if it dies
     python -m deployments.stack status
     python -m deployments.stack down        # stops all; checks no process is left
 
@@ -45,7 +46,15 @@ from deployments.services import BIN, REPO, Endpoints, MlflowAuth, ServiceSpec
 from deployments.watchdog import install_watchdog
 
 PROFILES = ("dev", "team")
-DEFAULT_PORTS = {"prefect": 4200, "mlflow": 5000, "postgres": 15432, "redis": 16379, "s3": 14568}
+DEFAULT_PORTS = {
+    "prefect": 4200,
+    "mlflow": 5000,
+    "serve": 5001,
+    "postgres": 15432,
+    "redis": 16379,
+    "s3": 14568,
+}
+SERVE = "housing-serve"
 
 
 @dataclass(frozen=True)
@@ -134,6 +143,7 @@ class Plan:
     servers: list[ServiceSpec]
     workers: list[ServiceSpec]
     endpoints: Endpoints
+    serving: ServiceSpec  # not started by `up`: by `serve`, once a version is in production
     databases: tuple[str, ...] = ()
     users: dict[str, str] | None = None  # MLflow users to create (name: password)
     auth: MlflowAuth | None = None
@@ -151,6 +161,7 @@ def plan(layout: Layout, profile: str, ports: Mapping[str, int], workers: int) -
             [prefect, mlflow],
             _workers(layout, endpoints, workers, extra, results_local=True),
             endpoints,
+            _serving(layout, Endpoints(prefect_url, mlflow.url), ports["serve"]),
         )
     keys = load_secrets(layout)
     pg_root = state / "postgres"
@@ -192,10 +203,14 @@ def plan(layout: Layout, profile: str, ports: Mapping[str, int], workers: int) -
         lock_url=redis.url,
         results_block=services.RESULTS_BLOCK,
     )
+    reader = Endpoints(
+        prefect_url, mlflow.url, mlflow_user="reader", mlflow_password=keys["mlflow_reader"]
+    )
     return Plan(
         [pg, redis, s3, mlflow, prefect],
         _workers(layout, endpoints, workers, {}, results_local=False),
         endpoints,
+        _serving(layout, reader, ports["serve"], store),
         databases=("prefect", "mlflow", "mlflow_auth"),
         users={"trainer": keys["mlflow_trainer"], "reader": keys["mlflow_reader"]},
         auth=auth,
@@ -215,6 +230,16 @@ def _workers(
             env["PREFECT_RESULTS_LOCAL_STORAGE_PATH"] = str(layout.state / "results")
         specs.append(services.worker(f"housing-worker-{i}", env, REPO))
     return specs
+
+
+def _serving(
+    layout: Layout, reader: Endpoints, port: int, store: services.S3Store | None = None
+) -> ServiceSpec:
+    """housing-serve with what it reads and nothing more: the registry and the artifacts."""
+    env = {k: v for k, v in reader.client_env().items() if not k.startswith("PREFECT_")}
+    if store is not None:
+        env.update(store.client_env())
+    return services.housing_serve(env, port, layout.state / "serving")
 
 
 # --- supervisord -----------------------------------------------------------------------------
@@ -256,7 +281,7 @@ def supervisor_conf(layout: Layout, programs: list[ServiceSpec]) -> str:
             f"priority={order * 10}",
             "stopasgroup=true",
             "killasgroup=true",
-            "stopwaitsecs=20",
+            f"stopwaitsecs={spec.stop_wait_s}",
             # postgres: SIGINT is its "fast" shutdown; the others stop on SIGTERM
             f"stopsignal={'INT' if spec.name == 'postgres' else 'TERM'}",
             "redirect_stderr=true",
@@ -339,7 +364,8 @@ def up(
         _check_postgres_can_reach(layout.state)
         services.init_postgres(layout.state / "postgres")
         services.write_auth_config(todo.auth)
-    _write_private(layout.conf, supervisor_conf(layout, todo.servers + todo.workers))
+    programs = [*todo.servers, *todo.workers, todo.serving]
+    _write_private(layout.conf, supervisor_conf(layout, programs))
     started = time.monotonic()
     subprocess.run(
         [str(BIN / "supervisord"), "-c", str(layout.conf)],
@@ -376,12 +402,56 @@ def up(
         "mlflow": todo.endpoints.tracking_uri,
         "programs": [s.name for s in todo.servers + todo.workers],
         "workers": [s.name for s in todo.workers],
+        "serving": todo.serving.url,
         "logs": str(layout.logs),
     }
     layout.record.write_text(json.dumps(record, indent=2))
     _write_private(layout.env_file, stack_env(todo.endpoints))
     record["env_file"] = str(layout.env_file)
     return record
+
+
+def serve(state: Path, timeout_s: float = 300.0) -> str:
+    """Start housing-serve under the stack's supervisord, which restarts it if it dies (a crash,
+    the OOM killer, `kill -9`); returns its URL once `/ping` answers.
+
+    A version must be in production first: if the server says it cannot serve, it is stopped
+    again (no restart loop) and that line is the error.
+    """
+    layout = Layout(state.resolve())
+    if supervisord_pid(layout) is None or not layout.record.exists():
+        raise SystemExit(f"no stack is up in {layout.state}: run `up` first")
+    url = str(json.loads(layout.record.read_text())["serving"])
+    log = layout.logs / f"{SERVE}.log"
+    seen = log.stat().st_size if log.exists() else 0
+    supervisorctl(layout, "start", SERVE, check=False)  # "already started" is fine
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if services.ready(f"{url}/ping"):
+            return url
+        refused = _cannot_serve(log, seen)
+        if refused:
+            supervisorctl(layout, "stop", SERVE, check=False)
+            raise SystemExit(f"{SERVE} did not start: {refused} (log: {log})")
+        time.sleep(0.5)
+    supervisorctl(layout, "stop", SERVE, check=False)
+    raise SystemExit(f"{SERVE} did not answer on {url}/ping in {timeout_s:.0f} s (log: {log})")
+
+
+def stop_serving(state: Path) -> None:
+    """Stop housing-serve (it drains first); the rest of the stack runs on."""
+    layout = Layout(state.resolve())
+    if supervisord_pid(layout) is not None:
+        supervisorctl(layout, "stop", SERVE, check=False)
+
+
+def _cannot_serve(log: Path, offset: int) -> str | None:
+    if not log.exists():
+        return None
+    with log.open("rb") as handle:
+        handle.seek(offset)
+        text = handle.read().decode(errors="replace")
+    return next((line for line in text.splitlines() if "cannot serve:" in line), None)
 
 
 def missing_programs(profile: str) -> list[str]:
@@ -523,6 +593,10 @@ def main(argv: list[str] | None = None) -> int:
     start = sub.add_parser("up", help="start servers, bootstrap, deploy, start workers")
     start.add_argument("--profile", choices=PROFILES, default="dev")
     start.add_argument("--workers", type=int, default=None, help="default: dev 1, team 2")
+    serving = sub.add_parser(
+        "serve", help="serve production under supervisord (restarted if it dies)"
+    )
+    serving.add_argument("--stop", action="store_true", help="stop serving; the stack runs on")
     sub.add_parser("down", help="stop every process of the stack")
     sub.add_parser("status", help="what runs, and where")
     args = parser.parse_args(argv)
@@ -538,6 +612,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nUse it from a shell:  source {record['env_file']}")
         if args.profile == "team":
             print("(it holds the trainer's MLflow password and the Prefect auth string)")
+    elif args.command == "serve" and args.stop:
+        stop_serving(state)
+        print(f"{SERVE} stopped")
+    elif args.command == "serve":
+        print(f"serving production on {serve(state)} (log: {layout.logs / (SERVE + '.log')})")
     elif args.command == "down":
         stopped = down(state)
         print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))

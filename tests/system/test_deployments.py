@@ -12,6 +12,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -21,12 +22,15 @@ from typing import Any
 
 import httpx
 import pandas as pd
+import psutil
 import pytest
 
 from deployments import stack
 from housing_core.data.contract import FEATURE_COLUMNS
+from housing_core.isolation.payloads import serving_payload
+from tests.clients import Client
 from tests.conftest import REPO, mlflow_client
-from tests.servers import BIN, free_port, start_housing_serve
+from tests.servers import BIN, free_port
 
 MODEL = "housing_price_predictor"
 CHROMIUM = "/usr/bin/chromium"
@@ -44,7 +48,10 @@ def running_stack(
     for name in [n for n in os.environ if n.startswith(("HOUSING_MLFLOW__", "HOUSING_MODEL__"))]:
         del os.environ[name]
     try:
-        ports = {**stack.DEFAULT_PORTS, "prefect": free_port(), "mlflow": free_port()}
+        ports = {
+            **stack.DEFAULT_PORTS,
+            **{part: free_port() for part in ("prefect", "mlflow", "serve")},
+        }
         record = stack.up(state, "dev", ports, workers=2)
     finally:
         os.environ.clear()
@@ -282,21 +289,88 @@ def test_adhoc_training_with_an_override_then_release_then_serve(
     ).json()
     assert any(version.version in (a["data"] or "") for a in release_artifacts)
 
-    # and the production model is served and scores a request
-    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking}
-    server = start_housing_serve(env, tmp_path / "serve.log")
-    try:
-        rows = pd.read_csv(data_source).head(3)[list(FEATURE_COLUMNS)]
-        response = httpx.post(
-            f"{server.url}/invocations",
-            timeout=30,
-            json={"dataframe_records": rows.to_dict("records")},
-        )
-    finally:
-        server.stop()
+    # and the stack serves the production model (under supervisord), which scores a request
+    url = stack.serve(running_stack["state"])
+    rows = pd.read_csv(data_source).head(3)[list(FEATURE_COLUMNS)]
+    response = httpx.post(
+        f"{url}/invocations", timeout=30, json={"dataframe_records": rows.to_dict("records")}
+    )
     assert response.status_code == 200, response.text
+    assert response.headers["x-model-version"] == version.version
     prices = response.json()["predictions"]
     assert len(prices) == 3 and all(10_000 < p <= 500_001 for p in prices)
+
+
+def test_the_serving_process_killed_under_load_is_restarted_and_no_answer_is_wrong(
+    running_stack: dict[str, Any], data_source: str
+) -> None:
+    # given production served by the stack, and eight clients that never stop
+    layout = stack.Layout(running_stack["state"])
+    url = stack.serve(running_stack["state"])  # running already: the previous test started it
+    payload = serving_payload(pd.read_csv(data_source).head(1))
+    clients = [Client(url, payload) for _ in range(8)]
+    for client in clients:
+        client.start()
+    try:
+        _wait(lambda: all(len(c.answers) >= 5 for c in clients), "the clients' first answers")
+        served = {v for c in clients for _, _, v in c.answers}
+        killed_pid = int(stack.supervisorctl(layout, "pid", stack.SERVE).strip())
+        workers = psutil.Process(killed_pid).children(recursive=True)
+
+        # when the whole serving process is SIGKILLed (a crash, the OOM killer), its workers
+        # orphaned
+        os.kill(killed_pid, signal.SIGKILL)
+        killed_at = time.time()
+
+        # then supervisord starts it again, and every client is answered again
+        _wait(lambda: _serving_pid(layout) not in (None, killed_pid), "a new housing-serve")
+        _wait(
+            lambda: all(c.first_answer_after(killed_at + 0.5) for c in clients),
+            "every client answered by the new server",
+            timeout_s=180,
+        )
+        recovered = max(c.first_answer_after(killed_at + 0.5) or 0 for c in clients) - killed_at
+        _wait(lambda: sum(len(c.answers) for c in clients) > 100 + 8 * 5, "more answers")
+    finally:
+        for client in clients:
+            client.stopping.set()
+        for client in clients:
+            client.join(timeout=30)
+        stack.stop_serving(running_stack["state"])
+
+    # and what failed failed to connect or was cut, only while it was down; no answer was an
+    # error, and each answer is the served version's one price for that row
+    failures = [f for c in clients for f in c.failures]
+    late = [t - killed_at for c in clients for t in c.failed_at if t > killed_at + recovered]
+    print(
+        f"\nhousing-serve killed: answering again after {recovered:.1f} s, "
+        f"{len(failures)} failed requests ({sorted({f.split(':')[0] for f in failures})})"
+    )
+    assert late == [], late
+    assert all(f.startswith(("ConnectError", "ReadError", "RemoteProtocolError")) for f in failures)
+    assert {status for c in clients for _, status, _ in c.answers} == {200}
+    assert {v for c in clients for _, _, v in c.answers} == served
+    for client in clients:
+        assert all(len(prices) == 1 for prices in client.prices.values()), client.prices
+    # and the orphaned workers drained and went, leaving nothing behind
+    _, alive = psutil.wait_procs(workers, timeout=60)
+    assert alive == [], alive
+    log = (layout.logs / f"{stack.SERVE}.log").read_text()
+    assert log.count("listening on http://") >= 2
+
+
+def _serving_pid(layout: stack.Layout) -> int | None:
+    answer = stack.supervisorctl(layout, "pid", stack.SERVE, check=False).strip()
+    return int(answer) if answer.isdigit() and answer != "0" else None
+
+
+def _wait(condition: Any, what: str, timeout_s: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
 def housing_run(running_stack: dict[str, Any], *args: str) -> list[str]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -25,6 +24,7 @@ import pytest
 from housing_core.isolation.payloads import serving_payload
 from housing_core.serving.workers import WORKER
 from tests import servers
+from tests.clients import Client
 from tests.conftest import FlowEnv, make_flow_env, mlflow_client, run_training
 from tests.flows.conftest import LOOSE_GATES, WEAK, run_promotion
 
@@ -66,44 +66,6 @@ def server(registry: FlowEnv, tmp_path_factory: pytest.TempPathFactory) -> Itera
 @pytest.fixture(scope="module")
 def payload(data_source: str) -> dict[str, object]:
     return serving_payload(pd.read_csv(data_source).head(1))
-
-
-class Client(threading.Thread):
-    """Posts one row again and again on one keep-alive connection; records every answer."""
-
-    def __init__(self, url: str, payload: dict[str, object]) -> None:
-        super().__init__(daemon=True)
-        self.url, self.payload = url, payload
-        self.answers: list[tuple[float, int, str]] = []  # (time, status, version)
-        self.prices: dict[str, set[float]] = {}  # version: the prices it gave the one row
-        self.failures: list[str] = []
-        self.stopping = threading.Event()
-
-    def run(self) -> None:
-        with httpx.Client(base_url=self.url, timeout=30) as http:
-            while not self.stopping.is_set():
-                try:
-                    response = http.post("/invocations", json=self.payload)
-                except httpx.HTTPError as exc:
-                    self.failures.append(f"{type(exc).__name__}: {exc}")
-                    continue
-                version = response.headers.get("x-model-version", "?")
-                self.answers.append((time.time(), response.status_code, version))
-                if response.status_code == 200:
-                    price = float(response.json()["predictions"][0])
-                    self.prices.setdefault(version, set()).add(price)
-                time.sleep(0.05)
-
-    def versions(self) -> list[str]:
-        """The versions seen, each run of equal answers once: ['1', '2', '1']."""
-        seen: list[str] = []
-        for _, _, version in self.answers:
-            if not seen or seen[-1] != version:
-                seen.append(version)
-        return seen
-
-    def first_answer_from(self, version: str, after: float) -> float | None:
-        return next((t for t, _, v in self.answers if v == version and t >= after), None)
 
 
 @pytest.fixture
